@@ -1,0 +1,38 @@
+# Two commands for a new machine: `make run` (the app with demo data on http://127.0.0.1:8000)
+# and `make test` (the whole suite on PostgreSQL, browser tests included).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/evovoice
+
+.PHONY: run test venv lint bench browser-deps
+
+$(BIN)/activate: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+run: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py simulate_traffic & \
+	  trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
+	  PORT=$(PORT) $(BIN)/python -m portal.serve
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null; }
+
+test: venv browser-deps
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: venv
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/run_all.py

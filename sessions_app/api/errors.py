@@ -1,0 +1,90 @@
+"""The one place where errors become ServiceStack error responses (`responseStatus`)."""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from sessions_app.errors import (
+    DomainError,
+    FieldError,
+    InvalidState,
+    NotSupported,
+    SessionNotFound,
+    TelephonyFailed,
+    ValidationFailed,
+)
+from sessions_app.wire import contracts
+from sessions_app.wire.dto import error_response
+
+from .wire import WireResponse
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_STATUS = [
+    (SessionNotFound, status.HTTP_404_NOT_FOUND),
+    (InvalidState, status.HTTP_409_CONFLICT),
+    (ValidationFailed, status.HTTP_400_BAD_REQUEST),
+    (NotSupported, status.HTTP_400_BAD_REQUEST),
+    (TelephonyFailed, status.HTTP_502_BAD_GATEWAY),
+]
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large"
+    default_code = "RequestTooLarge"
+
+
+def error_wire_response(
+    http_status: int, code: str, message: str, field_errors=(), headers=None
+) -> Response:
+    values = error_response(error_code=code, message=message, errors=field_errors)
+    return WireResponse(contracts.ERROR_RESPONSE, values, status=http_status, headers=headers)
+
+
+def _drf_error(exc: exceptions.APIException) -> tuple[str, str, tuple]:
+    """(errorCode, message, field errors) for a DRF exception."""
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return "Unauthorized", str(exc.detail), ()
+    if isinstance(exc, exceptions.PermissionDenied):
+        return "Forbidden", "Invalid Role", ()
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return "MethodNotAllowed", str(exc.detail), ()
+    if isinstance(exc, exceptions.ParseError):
+        return "SerializationException", str(exc.detail), ()
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return "UnsupportedMediaType", str(exc.detail), ()
+    if isinstance(exc, exceptions.NotFound):
+        return "NotFound", str(exc.detail), ()
+    if isinstance(exc.detail, dict):
+        errors = tuple(
+            FieldError(field, "Invalid", str(messages[0] if isinstance(messages, list) else messages))
+            for field, messages in exc.detail.items()
+        )
+        return "ValidationException", errors[0].message if errors else "Invalid request", errors
+    return exc.get_codes() if isinstance(exc.get_codes(), str) else "Error", str(exc.detail), ()
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        http_status = next(code for kind, code in DOMAIN_STATUS if isinstance(exc, kind))
+        return error_wire_response(http_status, exc.code, exc.message, exc.field_errors)
+    if isinstance(exc, Http404):
+        return error_wire_response(404, "NotFound", "Not found")
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    if isinstance(exc, exceptions.APIException):
+        code, message, errors = _drf_error(exc)
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return error_wire_response(exc.status_code, code, message, errors, headers)
+    logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+    message = f"{type(exc).__name__}: {exc}" if settings.DEBUG else "An internal error occurred"
+    return error_wire_response(500, "InternalServerError", message)

@@ -1,0 +1,153 @@
+"""The OpenAPI 3 description, built from the same contracts the wire format renders, so the
+description cannot drift from what is served."""
+
+from sessions_app import models
+from sessions_app.wire import contracts
+from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract
+
+ENUM_VALUES = {
+    ("SessionInfo", "DialState"): models.DialState,
+    ("SessionInfo", "CallState"): models.CallState,
+    ("SessionInfo", "QueueState"): models.QueueState,
+    ("SessionInfo", "Channel"): models.Channel,
+    ("SessionInfo", "HoldReason"): models.HoldReason,
+    ("SessionInfo", "Direction"): models.Direction,
+    ("SessionMemberInfo", "CallState"): models.MemberCallState,
+    ("SessionMemberInfo", "Role"): models.MemberRole,
+    ("HoldSession", "Reason"): models.HoldReason,
+    ("PatchSession", "CallState"): models.CallState,
+    ("PatchSession", "HoldReason"): models.HoldReason,
+    ("PatchSession", "QueueState"): models.QueueState,
+}
+
+
+def _schema(contract: Contract, field) -> dict:
+    if field.kind == BOOL:
+        return {"type": "boolean"}
+    if field.kind == ENUM:
+        choices = ENUM_VALUES[(contract.name, field.name)]
+        return {"type": "string", "enum": [str(c.value) for c in choices]}
+    if field.kind == LIST:
+        items = {"$ref": f"#/components/schemas/{field.item.name}"} if field.item else {"type": "string"}
+        return {"type": "array", "items": items}
+    if field.kind == STRING_MAP:
+        return {"type": "object", "additionalProperties": {"type": "string"}}
+    if field.kind == OBJECT:
+        return {"$ref": f"#/components/schemas/{field.item.name}"}
+    return {"type": "string"}
+
+
+def _component(contract: Contract, skip=()) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            f.json_name: _schema(contract, f) for f in contract.all_fields if f.name not in skip
+        },
+    }
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}, "application/xml": {"schema": schema}}
+
+
+ERRORS = {
+    code: {"description": text, "content": _json(_ref("ErrorResponse"))}
+    for code, text in {
+        "400": "Invalid input; field errors name the field",
+        "401": "Not authenticated",
+        "403": "Invalid Role",
+        "404": "No such session (or not yours)",
+        "409": "The session's state does not allow this",
+    }.items()
+}
+SESSION_ID = {"name": "sessionId", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _operation(op_id: str, summary: str, *, body: Contract | None = None, query: Contract | None = None,
+               response: str = "SessionInfo", path_param: bool = True) -> dict:
+    operation = {
+        "operationId": op_id,
+        "summary": summary,
+        "parameters": [SESSION_ID] if path_param else [],
+        "responses": {"200": {"description": "OK", "content": _json(_ref(response))}, **ERRORS},
+        "security": [{"basic": []}, {"cookie": []}],
+    }
+    if query is not None:
+        for f in query.all_fields:
+            if f.name != "SessionId":
+                operation["parameters"].append(
+                    {"name": f.json_name, "in": "query", "required": False, "schema": _schema(query, f)}
+                )
+    if body is not None:
+        operation["requestBody"] = {"content": _json(_component(body, skip={"SessionId"}))}
+    return operation
+
+
+def build_openapi() -> dict:
+    schemas = {
+        c.name: _component(c)
+        for c in (
+            contracts.SESSION_INFO,
+            contracts.SESSION_MEMBER_INFO,
+            contracts.SESSION_LOG_INFO,
+            contracts.CUSTOMER_BREADCRUMB,
+            contracts.APP_GET_ACTIVE_SESSIONS_RESULT,
+            contracts.ERROR_RESPONSE,
+            contracts.RESPONSE_STATUS,
+            contracts.RESPONSE_ERROR,
+            contracts.AUTHENTICATE_RESPONSE,
+        )
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Evo Voice sessions API",
+            "version": "1.0.0",
+            "description": "Live call sessions. Every route also answers `.json`, `.xml`, `.csv` "
+            "suffixes or `?format=`, and `/api/{Operation}` / `/json/reply/{Operation}`.",
+        },
+        "paths": {
+            "/sessions/{sessionId}/hold": {
+                "post": _operation("HoldSession", "Hold a call", body=contracts.HOLD_SESSION)
+            },
+            "/sessions/{sessionId}": {
+                "get": _operation("GetSession", "Get a session"),
+                "patch": _operation("PatchSession", "Change a session", query=contracts.PATCH_SESSION),
+                "delete": _operation("EndSession", "End a session", query=contracts.END_SESSION),
+            },
+            "/sessions/{sessionId}/conference/members": {
+                "post": _operation(
+                    "AddConferenceMember", "Invite a member to the conference",
+                    body=contracts.ADD_CONFERENCE_MEMBER,
+                )
+            },
+            "/portal/active-sessions": {
+                "get": _operation(
+                    "AppGetActiveSessions", "Active sessions", query=contracts.APP_GET_ACTIVE_SESSIONS,
+                    response="AppGetActiveSessionsResult", path_param=False,
+                )
+            },
+            "/auth/credentials": {
+                "post": {
+                    "operationId": "Authenticate",
+                    "summary": "Sign in; starts an ss-id cookie session",
+                    "requestBody": {"content": _json(_component(contracts.AUTHENTICATE))},
+                    "responses": {
+                        "200": {"description": "OK", "content": _json(_ref("AuthenticateResponse"))},
+                        "401": ERRORS["401"],
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "ss-id"},
+            },
+        },
+    }

@@ -1,0 +1,60 @@
+"""JSON (with JSONP), XML and CSV renderers over the contracts in `sessions_app.wire`."""
+
+from rest_framework.renderers import BaseRenderer
+
+from sessions_app.wire.csvfmt import render_csv
+from sessions_app.wire.jsonfmt import render_json, render_jsonp, valid_callback
+from sessions_app.wire.xmlfmt import render_xml
+
+from .wire import WireData
+
+
+class _WireRenderer(BaseRenderer):
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        if not isinstance(data, WireData):  # e.g. DRF's own 404 page for a stray view
+            raise TypeError(f"{type(self).__name__} renders WireData only")
+        return self.encode(data)
+
+
+class ServiceStackJSONRenderer(_WireRenderer):
+    media_type = "application/json"
+    format = "json"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        body = super().render(data, accepted_media_type, renderer_context)
+        request = (renderer_context or {}).get("request")
+        callback = request.query_params.get("callback") if request is not None else None
+        if callback and valid_callback(callback):
+            renderer_context["response"]["Content-Type"] = "application/javascript; charset=utf-8"
+            return render_jsonp(callback, body)
+        return body
+
+    def encode(self, data: WireData) -> bytes:
+        return render_json(data.contract, data.values)
+
+
+class JSONPRenderer(ServiceStackJSONRenderer):
+    """`?format=jsonp` or `Accept: application/javascript`; the callback comes from `?callback`."""
+
+    media_type = "application/javascript"
+    format = "jsonp"
+
+
+class ServiceStackXMLRenderer(_WireRenderer):
+    media_type = "application/xml"
+    format = "xml"
+
+    def encode(self, data: WireData) -> bytes:
+        return render_xml(data.contract, data.values)
+
+
+class ServiceStackCSVRenderer(_WireRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+    def encode(self, data: WireData) -> bytes:
+        return render_csv(data.contract, data.values)

@@ -1,0 +1,230 @@
+"""The Evo Voice operations. Each handler reads its request DTO, calls one service or
+selector, and answers one DTO; the documented routes and ServiceStack's predefined routes
+(`/api/{Operation}`, `/json/reply/{Operation}`, ...) share the same handlers."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from django.contrib.auth import authenticate
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sessions_app import selectors, services
+from sessions_app.errors import ValidationFailed
+from sessions_app.models import HoldReason, Via
+from sessions_app.wire import contracts, dto
+from sessions_app.wire.contracts import Contract
+
+from .authentication import end_api_session, start_api_session
+from .errors import error_wire_response
+from .permissions import HasUserRole
+from .requests import parse_start_date, read_request
+from .wire import WireResponse
+
+
+def _actor(request: Request) -> services.Actor:
+    return services.Actor(user=request.user, via=Via.API)
+
+
+def _session_id(values: dict) -> str:
+    session_id = values.get("SessionId")
+    if not session_id:
+        raise ValidationFailed.for_field("SessionId", "NotEmpty", "'SessionId' must not be empty.")
+    return session_id
+
+
+def _session_response(request: Request, session_id: str) -> Response:
+    session = selectors.session_get_for(user=request.user, session_id=session_id)
+    return WireResponse(contracts.SESSION_INFO, dto.session_info(session))
+
+
+def hold_session(request: Request, values: dict) -> Response:
+    session_id = _session_id(values)
+    services.session_hold(
+        actor=_actor(request),
+        session_id=session_id,
+        call_sid=values.get("CallSid") or None,
+        reason=values.get("Reason") or HoldReason.NONE,
+    )
+    return _session_response(request, session_id)
+
+
+def patch_session(request: Request, values: dict) -> Response:
+    session_id = _session_id(values)
+    services.session_patch(
+        actor=_actor(request),
+        session_id=session_id,
+        console_data=values.get("ConsoleData", services.UNSET),
+        call_state=values.get("CallState"),
+        hold_reason=values.get("HoldReason"),
+        queue_state=values.get("QueueState"),
+    )
+    return _session_response(request, session_id)
+
+
+def add_conference_member(request: Request, values: dict) -> Response:
+    session_id = _session_id(values)
+    services.conference_member_add(
+        actor=_actor(request),
+        session_id=session_id,
+        destination=values.get("Destination"),
+        from_number=values.get("FromNumber") or None,
+        call_sid=values.get("CallSid") or None,
+    )
+    return _session_response(request, session_id)
+
+
+def get_active_sessions(request: Request, values: dict) -> Response:
+    sessions = selectors.sessions_active_for(
+        user=request.user,
+        account_id=values.get("AccountId") or None,
+        customer_id=values.get("CustomerId") or None,
+        start_date=parse_start_date(values.get("StartDate")),
+    )
+    return WireResponse(
+        contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
+    )
+
+
+def get_session(request: Request, values: dict) -> Response:
+    return _session_response(request, _session_id(values))
+
+
+def end_session(request: Request, values: dict) -> Response:
+    session_id = _session_id(values)
+    services.session_end(
+        actor=_actor(request), session_id=session_id, call_sid=values.get("CallSid") or None
+    )
+    return _session_response(request, session_id)
+
+
+def _auth_response(request: Request, user, session_id: str | None = None) -> Response:
+    accounts = list(selectors.accounts_visible_to(user).values_list("id", "name"))
+    return WireResponse(
+        contracts.AUTHENTICATE_RESPONSE,
+        {
+            "UserId": user.id,
+            "SessionId": session_id,
+            "UserName": user.get_username(),
+            "DisplayName": user.get_full_name() or user.get_username(),
+            "Roles": user.evo_roles,
+            "Permissions": [],
+            "AccountIds": [account_id for account_id, _ in accounts],
+            "AccountNames": [name for _, name in accounts],
+        },
+    )
+
+
+def authenticate_credentials(request: Request, values: dict) -> Response:
+    """`POST /auth/credentials`: check the password and start an `ss-id` cookie session."""
+    provider = (values.get("provider") or "credentials").lower()
+    if provider == "logout":
+        return logout(request, values)
+    if request.method == "GET" and not values.get("UserName"):
+        if not request.user.is_authenticated:
+            return error_wire_response(401, "Unauthorized", "Not Authenticated")
+        return _auth_response(request, request.user)
+    if provider != "credentials":
+        raise ValidationFailed.for_field("provider", "NotSupported", f"No auth provider '{provider}'.")
+    user = authenticate(
+        request._request, username=values.get("UserName") or "", password=values.get("Password") or ""
+    )
+    if user is None or not user.is_active:
+        return error_wire_response(401, "Unauthorized", "Invalid UserName or Password")
+    response = _auth_response(request, user)
+    token = start_api_session(response, user, remember_me=bool(values.get("RememberMe")))
+    response.data.values["SessionId"] = token
+    return response
+
+
+def logout(request: Request, values: dict) -> Response:
+    response = Response(status=204)
+    end_api_session(request, response)
+    return response
+
+
+@dataclass(frozen=True)
+class Operation:
+    contract: Contract
+    handler: Callable[[Request, dict], Response]
+    public: bool = False
+
+
+OPERATIONS: dict[str, Operation] = {
+    "HoldSession": Operation(contracts.HOLD_SESSION, hold_session),
+    "PatchSession": Operation(contracts.PATCH_SESSION, patch_session),
+    "AddConferenceMember": Operation(contracts.ADD_CONFERENCE_MEMBER, add_conference_member),
+    "AppGetActiveSessions": Operation(contracts.APP_GET_ACTIVE_SESSIONS, get_active_sessions),
+    "GetSession": Operation(contracts.GET_SESSION, get_session),
+    "EndSession": Operation(contracts.END_SESSION, end_session),
+    "Authenticate": Operation(contracts.AUTHENTICATE, authenticate_credentials, public=True),
+}
+
+
+class OperationView(APIView):
+    """Base: `methods` maps HTTP verbs to operation names; any verb not listed is a 405."""
+
+    methods: dict[str, str] = {}
+
+    def get_permissions(self):
+        operation = OPERATIONS.get(self._operation_name())
+        if operation is not None and operation.public:
+            return [AllowAny()]
+        return [HasUserRole()]
+
+    def _operation_name(self) -> str | None:
+        return self.methods.get(self.request.method.lower())
+
+    def _run(self, request: Request, **kwargs) -> Response:
+        operation = OPERATIONS[self._operation_name()]
+        path = {"SessionId": kwargs["session_id"]} if kwargs.get("session_id") else {}
+        if kwargs.get("provider"):
+            path["provider"] = kwargs["provider"]
+        values = read_request(operation.contract, query=request.query_params, body=request.data, path=path)
+        return operation.handler(request, values)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A handler exists exactly for the verbs in `methods`: DRF answers 405 for the rest.
+        for verb in cls.methods:
+            setattr(cls, verb, cls._run)
+
+
+class HoldSessionView(OperationView):
+    methods = {"post": "HoldSession"}
+
+
+class SessionView(OperationView):
+    methods = {"get": "GetSession", "patch": "PatchSession", "delete": "EndSession"}
+
+
+class ConferenceMembersView(OperationView):
+    methods = {"post": "AddConferenceMember"}
+
+
+class ActiveSessionsView(OperationView):
+    methods = {"get": "AppGetActiveSessions"}
+
+
+class AuthView(OperationView):
+    """`/auth` (GET: who am I), `/auth/credentials` and `/auth/{provider}` (POST: sign in)."""
+
+    methods = {"get": "Authenticate", "post": "Authenticate"}
+
+
+class PredefinedRouteView(OperationView):
+    """ServiceStack's predefined routes: `/api/{Operation}` and `/{format}/reply/{Operation}`,
+    answering any verb, as the official ServiceStack clients call them."""
+
+    def _operation_name(self) -> str | None:
+        name = self.kwargs.get("operation", "")
+        return next((op for op in OPERATIONS if op.lower() == name.lower()), None)
+
+    def handle(self, request, *args, **kwargs):
+        if self._operation_name() is None:
+            return error_wire_response(404, "NotFound", f"Unknown operation '{kwargs.get('operation')}'")
+        return self._run(request, **kwargs)
+
+    get = post = put = patch = delete = handle

@@ -1,0 +1,68 @@
+"""Domain errors. Services raise these; the API maps them to ServiceStack errors in one place
+(`api/errors.py`) and the portal turns them into sentences. Services never import DRF."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base class: `code` is the ServiceStack `errorCode`, `str(self)` the message."""
+
+    code = "Error"
+
+    def __init__(self, message: str, *, field_errors: tuple[FieldError, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.field_errors = field_errors
+
+
+class ValidationFailed(DomainError):
+    """The request is malformed or a field is invalid (400)."""
+
+    code = "ValidationException"
+
+    @classmethod
+    def for_field(cls, field: str, code: str, message: str) -> "ValidationFailed":
+        error = cls(message, field_errors=(FieldError(field, code, message),))
+        error.code = code
+        return error
+
+
+class NotSupported(DomainError):
+    """The action makes no sense for this kind of session, e.g. holding a chat (400)."""
+
+    code = "NotSupported"
+
+
+class SessionNotFound(DomainError):
+    """No such session, or one the user may not see: the two are indistinguishable (404)."""
+
+    code = "NotFound"
+
+    def __init__(self, session_id: str):
+        super().__init__(f"Session '{session_id}' does not exist")
+
+
+class InvalidState(DomainError):
+    """The session's state does not allow the action (409); the message names the state."""
+
+    code = "InvalidState"
+
+
+class SessionEnded(InvalidState):
+    code = "SessionEnded"
+
+    def __init__(self):
+        super().__init__("The session has already ended")
+
+
+class TelephonyFailed(DomainError):
+    """The telephony provider refused or failed the action; nothing was changed (502)."""
+
+    code = "TelephonyError"

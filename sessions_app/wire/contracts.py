@@ -1,0 +1,210 @@
+"""The data contracts of the Evo Voice sessions API: one place that knows every DTO's fields.
+
+Fields are listed in declaration order, which is the order of the JSON and CSV forms. The XML
+(DataContract) form puts base-class members first and then each class's members in ordinal
+(case-sensitive) alphabetical order, each class in its own namespace; `xml_order` derives that.
+"""
+
+from dataclasses import dataclass, field
+
+NS_API = "http://schemas.datacontract.org/2004/07/Voice.Api"
+NS_SESSIONS = "http://schemas.datacontract.org/2004/07/Voice.Api.Sessions"
+NS_CUSTOMERS = "http://schemas.datacontract.org/2004/07/Voice.Api.Customers"
+NS_PORTAL = "http://schemas.datacontract.org/2004/07/Voice.Api.App.Portal"
+NS_ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays"
+NS_SERVICESTACK = "http://schemas.servicestack.net/types"
+NS_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+# Value kinds. STRING, BOOL and ENUM are scalars; LIST holds `item` contracts (or strings when
+# `item` is None); STRING_MAP is a Dictionary<string, string>; OBJECT is one `item` contract.
+STRING, BOOL, ENUM, LIST, STRING_MAP, OBJECT = "string", "bool", "enum", "list", "map", "object"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str = STRING
+    item: "Contract | None" = None
+
+    @property
+    def json_name(self) -> str:
+        """ServiceStack's camelCase: only the first letter is lowered (`CallSid` -> `callSid`)."""
+        return self.name[:1].lower() + self.name[1:]
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    namespace: str
+    fields: tuple[Field, ...]
+    base: "Contract | None" = None
+    # DataContract classes sort their members; ServiceStack's own DTOs fix an order instead.
+    xml_sorted: bool = True
+    # Per-class, in declaration order (own fields first, then base: the JSON samples' order).
+    all_fields: tuple[Field, ...] = field(init=False)
+
+    def __post_init__(self):
+        inherited = self.base.all_fields if self.base else ()
+        object.__setattr__(self, "all_fields", self.fields + inherited)
+
+    def xml_order(self) -> list[tuple["Contract", Field]]:
+        """(declaring contract, field) pairs in DataContract order: base first, each sorted."""
+        pairs = self.base.xml_order() if self.base else []
+        own = sorted(self.fields, key=lambda f: f.name) if self.xml_sorted else self.fields
+        return pairs + [(self, f) for f in own]
+
+
+ENTITY_INFO = Contract(
+    "EntityInfo",
+    NS_API,
+    (
+        Field("Id"),
+        Field("DateCreated"),
+        Field("DateLastModified"),
+        Field("CreatedBy"),
+        Field("LastModifiedBy"),
+    ),
+)
+
+CUSTOMER_BREADCRUMB = Contract("CustomerBreadcrumb", NS_CUSTOMERS, (Field("Id"), Field("Name")))
+
+SESSION_LOG_INFO = Contract("SessionLogInfo", NS_SESSIONS, (Field("Date"), Field("Message")))
+
+SESSION_MEMBER_INFO = Contract(
+    "SessionMemberInfo",
+    NS_SESSIONS,
+    (
+        Field("Identity"),
+        Field("EndpointId"),
+        Field("DisplayName"),
+        Field("IsOriginalMember", BOOL),
+        Field("AvatarUrl"),
+        Field("ApplicationData", STRING_MAP),
+        Field("CallState", ENUM),
+        Field("Role", ENUM),
+        Field("CallSid"),
+        Field("Muted", BOOL),
+    ),
+)
+
+SESSION_INFO = Contract(
+    "SessionInfo",
+    NS_SESSIONS,
+    (
+        Field("DialState", ENUM),
+        Field("CallState", ENUM),
+        Field("QueueState", ENUM),
+        Field("AccountId"),
+        Field("AccountName"),
+        Field("CustomerId"),
+        Field("CustomerBreadcrumb", LIST, CUSTOMER_BREADCRUMB),
+        Field("CustomerName"),
+        Field("EndpointId"),
+        Field("EndpointName"),
+        Field("DateCompleted"),
+        Field("Destination"),
+        Field("ToAddress"),
+        Field("FromAddress"),
+        Field("FromName"),
+        Field("AnsweredByName"),
+        Field("QueueMemberId"),
+        Field("Channel", ENUM),
+        Field("Ended", BOOL),
+        Field("Outcome"),
+        Field("CallSid"),
+        Field("ConsoleData"),
+        Field("HoldQueueName"),
+        Field("HeldByUserId"),
+        Field("HoldReason", ENUM),
+        Field("ConferenceSid"),
+        Field("DisplayName"),
+        Field("Log", LIST, SESSION_LOG_INFO),
+        Field("Members", LIST, SESSION_MEMBER_INFO),
+        Field("CallbackNumber"),
+        Field("AnsweredById"),
+        Field("Direction", ENUM),
+        Field("FromPhoneNumber"),
+        Field("MostRecentParticipantCallSid"),
+        Field("WasMissed", BOOL),
+        Field("RingQueueId"),
+    ),
+    base=ENTITY_INFO,
+)
+
+APP_GET_ACTIVE_SESSIONS_RESULT = Contract(
+    "AppGetActiveSessionsResult", NS_PORTAL, (Field("Sessions", LIST, SESSION_INFO),)
+)
+
+# ServiceStack's own error DTOs (ServiceStack.Interfaces, DataMember Order as declared there).
+RESPONSE_ERROR = Contract(
+    "ResponseError",
+    NS_SERVICESTACK,
+    (Field("ErrorCode"), Field("FieldName"), Field("Message")),
+    xml_sorted=False,
+)
+RESPONSE_STATUS = Contract(
+    "ResponseStatus",
+    NS_SERVICESTACK,
+    (
+        Field("ErrorCode"),
+        Field("Message"),
+        Field("StackTrace"),
+        Field("Errors", LIST, RESPONSE_ERROR),
+    ),
+    xml_sorted=False,
+)
+ERROR_RESPONSE = Contract(
+    "ErrorResponse", NS_SERVICESTACK, (Field("ResponseStatus", OBJECT, RESPONSE_STATUS),)
+)
+
+# The authentication response (ServiceStack `AuthenticateResponse`), plus the accounts we add.
+AUTHENTICATE_RESPONSE = Contract(
+    "AuthenticateResponse",
+    NS_SERVICESTACK,
+    (
+        Field("UserId"),
+        Field("SessionId"),
+        Field("UserName"),
+        Field("DisplayName"),
+        Field("Roles", LIST),
+        Field("Permissions", LIST),
+        Field("AccountIds", LIST),
+        Field("AccountNames", LIST),
+    ),
+    xml_sorted=False,
+)
+
+# Request DTOs: name, namespace and fields (PascalCase), used to read bodies and query strings.
+HOLD_SESSION = Contract(
+    "HoldSession",
+    NS_SESSIONS,
+    (Field("SessionId"), Field("CallSid"), Field("Reason", ENUM)),
+)
+PATCH_SESSION = Contract(
+    "PatchSession",
+    NS_SESSIONS,
+    (
+        Field("SessionId"),
+        Field("ConsoleData"),
+        Field("CallState", ENUM),
+        Field("HoldReason", ENUM),
+        Field("QueueState", ENUM),
+    ),
+)
+ADD_CONFERENCE_MEMBER = Contract(
+    "AddConferenceMember",
+    NS_SESSIONS,
+    (Field("SessionId"), Field("CallSid"), Field("Destination"), Field("FromNumber")),
+)
+APP_GET_ACTIVE_SESSIONS = Contract(
+    "AppGetActiveSessions",
+    NS_PORTAL,
+    (Field("AccountId"), Field("CustomerId"), Field("StartDate")),
+)
+GET_SESSION = Contract("GetSession", NS_SESSIONS, (Field("SessionId"),))
+END_SESSION = Contract("EndSession", NS_SESSIONS, (Field("SessionId"), Field("CallSid")))
+AUTHENTICATE = Contract(
+    "Authenticate",
+    NS_SERVICESTACK,
+    (Field("provider"), Field("UserName"), Field("Password"), Field("RememberMe", BOOL)),
+)

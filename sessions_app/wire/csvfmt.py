@@ -1,0 +1,60 @@
+"""CSV as ServiceStack writes it: a header row of member names and one row per record.
+
+A DTO whose only member is a list (`AppGetActiveSessionsResult`) is written as that list, one
+row per item; any other DTO is one row. Nested values (lists, dictionaries, objects) go into
+their cell in ServiceStack's JSV notation (`[{Id:1,Name:Acme}]`).
+"""
+
+import csv
+import io
+
+from .contracts import LIST, OBJECT, STRING_MAP, Contract
+
+_JSV_SPECIAL = set('[]{},"\r\n\t ')
+
+
+def _jsv_string(value: str) -> str:
+    if value == "" or any(ch in _JSV_SPECIAL for ch in value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _jsv(value, item: Contract | None = None) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_jsv(v, item) for v in value) + "]"
+    if isinstance(value, dict) and item is not None:
+        parts = []
+        for f in item.all_fields:
+            v = value.get(f.name)
+            if v is not None:
+                parts.append(f"{f.name}:{_jsv(v, f.item)}")
+        return "{" + ",".join(parts) + "}"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_jsv_string(str(k))}:{_jsv(v)}" for k, v in value.items()) + "}"
+    return _jsv_string(str(value))
+
+
+def _cell(f, value) -> str:
+    if value is None:
+        return ""
+    if f.kind in (LIST, STRING_MAP, OBJECT):
+        return _jsv(value, f.item)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render_csv(contract: Contract, values: dict) -> bytes:
+    fields = contract.all_fields
+    if len(fields) == 1 and fields[0].kind == LIST and fields[0].item is not None:
+        contract, rows = fields[0].item, values.get(fields[0].name) or []
+    else:
+        rows = [values]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([f.name for f in contract.all_fields])
+    for row in rows:
+        writer.writerow([_cell(f, row.get(f.name)) for f in contract.all_fields])
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,36 @@
+"""JSON as ServiceStack writes it: camelCase keys, nulls omitted, booleans and enums always."""
+
+import re
+
+import orjson
+
+from .contracts import LIST, OBJECT, Contract
+
+_CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
+
+
+def to_json_value(contract: Contract, values: dict) -> dict:
+    out = {}
+    for f in contract.all_fields:
+        value = values.get(f.name)
+        if value is None:
+            continue
+        if f.kind == LIST and f.item is not None:
+            value = [to_json_value(f.item, item) for item in value]
+        elif f.kind == OBJECT:
+            value = to_json_value(f.item, value)
+        out[f.json_name] = value
+    return out
+
+
+def render_json(contract: Contract, values: dict) -> bytes:
+    return orjson.dumps(to_json_value(contract, values))
+
+
+def valid_callback(name: str) -> bool:
+    """A JSONP callback must be a plain (dotted) JavaScript identifier: nothing executable."""
+    return len(name) <= 128 and bool(_CALLBACK.match(name))
+
+
+def render_jsonp(callback: str, body: bytes) -> bytes:
+    return callback.encode() + b"(" + body + b")"
