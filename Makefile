@@ -19,9 +19,7 @@ run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py simulate_traffic & \
-	  trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
-	  PORT=$(PORT) $(BIN)/python -m portal.serve
+	PORT=$(PORT) $(BIN)/python -m portal.serve --simulate-traffic
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \

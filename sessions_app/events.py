@@ -74,3 +74,64 @@ def publish_on_commit(*, session_id: str, account_id: str, kind: str = "changed"
     """Publish once the current transaction commits; a rolled-back change is never heard."""
     event = SessionEvent(session_id=session_id, account_id=account_id, kind=kind)
     transaction.on_commit(lambda: _send(event))
+
+
+# --- the PostgreSQL listener: one LISTEN connection per process, started on first use --------
+
+_listener_lock = threading.Lock()
+_listener: threading.Thread | None = None
+_listening = threading.Event()
+
+
+def _conninfo() -> str:
+    from psycopg.conninfo import make_conninfo
+
+    db = settings.DATABASES["default"]
+    params = {
+        "dbname": db.get("NAME"),
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "host": db.get("HOST") or None,
+        "port": str(db["PORT"]) if db.get("PORT") else None,
+    }
+    return make_conninfo(**{k: v for k, v in params.items() if v})
+
+
+def _listen_forever() -> None:
+    import time
+
+    import psycopg
+
+    backoff = 0.5
+    while True:
+        try:
+            with psycopg.connect(_conninfo(), autocommit=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                _listening.set()
+                backoff = 0.5
+                for notify in conn.notifies():
+                    try:
+                        dispatch(SessionEvent.from_json(notify.payload))
+                    except (TypeError, ValueError):
+                        logger.warning("ignoring malformed session event %r", notify.payload)
+        except Exception:
+            logger.exception("session event listener lost its connection; reconnecting")
+        _listening.clear()
+        time.sleep(backoff)
+        backoff = min(backoff * 2, 10)
+
+
+def ensure_listener(timeout: float = 5.0) -> bool:
+    """Start this process's LISTEN thread (postgres backend only) and wait until it listens.
+
+    Idempotent. Returns False if it is not listening yet after `timeout` seconds (the event
+    stream then still works once it is, and pages fall back to polling meanwhile).
+    """
+    global _listener
+    if settings.EVENTS_BACKEND != "postgres":
+        return True
+    with _listener_lock:
+        if _listener is None or not _listener.is_alive():
+            _listener = threading.Thread(target=_listen_forever, name="session-events", daemon=True)
+            _listener.start()
+    return _listening.wait(timeout)

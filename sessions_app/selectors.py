@@ -40,14 +40,14 @@ def attach_breadcrumbs(sessions: list[CallSession]) -> list[CallSession]:
     return sessions
 
 
-def sessions_active_for(
+def sessions_active_queryset(
     *,
     user: User,
     account_id: str | None = None,
     customer_id: str | None = None,
     start_date: datetime | None = None,
-) -> list[CallSession]:
-    """Sessions not ended that `user` may see, newest first, members/log/breadcrumb loaded.
+) -> QuerySet[CallSession]:
+    """Sessions not ended that `user` may see, narrowed as asked; nothing loaded yet.
 
     `customer_id` includes the customer's sub-customers. An account or customer the user may
     not see simply matches nothing.
@@ -60,7 +60,18 @@ def sessions_active_for(
         queryset = queryset.filter(customer__path__startswith=customer[:1])
     if start_date:
         queryset = queryset.filter(date_created__gte=start_date)
+    return queryset
+
+
+def sessions_loaded(queryset: QuerySet[CallSession]) -> list[CallSession]:
+    """Evaluate `queryset` newest first with account, customer, endpoint, members, log and
+    breadcrumb loaded: a constant number of queries whatever the number of sessions."""
     return attach_breadcrumbs(list(_with_details(queryset).order_by("-date_created", "-id")))
+
+
+def sessions_active_for(**filters) -> list[CallSession]:
+    """`sessions_active_queryset(**filters)`, loaded (see `sessions_loaded`)."""
+    return sessions_loaded(sessions_active_queryset(**filters))
 
 
 def session_get_for(*, user: User, session_id: str) -> CallSession:

@@ -42,8 +42,14 @@ class Command(BaseCommand):
         parser.add_argument("--accounts", type=int, default=3)
         parser.add_argument("--sessions-per-account", type=int, default=8)
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--if-empty", action="store_true", help="do nothing if any account exists already"
+        )
 
-    def handle(self, *args, accounts, sessions_per_account, seed, **options):
+    def handle(self, *args, accounts, sessions_per_account, seed, if_empty, **options):
+        if if_empty and Account.objects.exists():
+            self.stdout.write("Demo data already present; not seeding (sign in as before).")
+            return
         rng = random.Random(seed)
         credentials = [self._user("admin", Role.SYSTEM_ADMINISTRATOR, [])]
         for index in range(accounts):
