@@ -323,3 +323,6 @@ class ApiAuthSession(models.Model):
     created = models.DateTimeField(default=timezone.now)
     expires = models.DateTimeField()
     remember_me = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"API session of {self.user_id} until {self.expires:%Y-%m-%d %H:%M}"

@@ -80,3 +80,12 @@ def session_get_for(*, user: User, session_id: str) -> CallSession:
     if not sessions:
         raise SessionNotFound(session_id)
     return attach_breadcrumbs(sessions)[0]
+
+
+def attach_holder_names(sessions: list[CallSession]) -> list[CallSession]:
+    """Set `session.held_by_name` for held sessions: one query, only if any is held."""
+    ids = {s.held_by_user_id for s in sessions if s.held_by_user_id}
+    names = dict(User.objects.filter(pk__in=ids).values_list("id", "username")) if ids else {}
+    for session in sessions:
+        session.held_by_name = names.get(session.held_by_user_id)
+    return sessions

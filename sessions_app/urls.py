@@ -1,10 +1,31 @@
-"""Portal pages and the API's human-readable description."""
+"""Portal pages (under /live/ and /accounts/) and the API's description."""
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
 
 urlpatterns = [
+    path("", views.active_sessions, name="active_sessions"),
+    path("live/counters", views.counters, name="counters"),
+    path("live/events", views.session_events, name="session_events"),
+    path("live/sessions/<str:session_id>", views.session_detail, name="session_detail"),
+    path("live/sessions/<str:session_id>/row", views.session_row, name="session_row"),
+    path("live/sessions/<str:session_id>/hold", views.session_hold, name="session_hold"),
+    path("live/sessions/<str:session_id>/resume", views.session_resume, name="session_resume"),
+    path("live/sessions/<str:session_id>/invite", views.session_invite, name="session_invite"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("openapi.json", views.openapi_json, name="openapi"),
     path("docs/api", views.api_docs, name="api_docs"),
 ]

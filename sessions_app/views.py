@@ -1,14 +1,286 @@
-"""Portal pages and fragments, calling the same services and selectors as the API."""
+"""Portal pages and HTMX fragments. Thin: read through selectors and filters, write through
+the same services as the API, render the page or, for htmx, the fragment it asked for."""
 
-from django.http import JsonResponse
-from django.shortcuts import render
+import asyncio
+import logging
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from . import events, selectors, services
 from .api.openapi import build_openapi
+from .errors import DomainError, SessionEnded, SessionNotFound, TelephonyFailed
+from .filters import SessionFilters, session_counters
+from .models import CallState, Channel, Direction, HoldReason, Role, Via
+from .permissions import has_role
+
+logger = logging.getLogger(__name__)
 
 
-def openapi_json(request):
+def _require_role(request: HttpRequest) -> None:
+    if not has_role(request.user, Role.USER):
+        raise PermissionDenied("Your user has no role that may see live calls.")
+
+
+def _actor(request: HttpRequest) -> services.Actor:
+    return services.Actor(user=request.user, via=Via.PORTAL)
+
+
+def friendly(error: DomainError) -> str:
+    """A service error in words a person understands."""
+    if isinstance(error, SessionEnded):
+        return "That call has already ended."
+    if isinstance(error, SessionNotFound):
+        return "That call is no longer available."
+    if isinstance(error, TelephonyFailed):
+        return f"The phone system could not do that. {error.message.split(': ', 1)[-1]}."
+    if error.field_errors:
+        return " ".join(
+            e.message.replace("'FromNumber'", "Caller ID").replace("'Destination'", "Destination")
+            for e in error.field_errors
+        )
+    return error.message.replace("Cannot", "Can't").rstrip(".") + "."
+
+
+def _page_context(request: HttpRequest, filters: SessionFilters) -> dict:
+    queryset = filters.apply(request.user)
+    sessions = selectors.attach_holder_names(selectors.sessions_loaded(queryset))
+    return {
+        "filters": filters,
+        "sessions": sessions,
+        "counters": session_counters(queryset),
+        **_row_settings(request),
+    }
+
+
+def _row_settings(request: HttpRequest) -> dict:
+    """What every session row needs besides the session itself."""
+    user = request.user
+    return {
+        "hold_warn": settings.HOLD_WARN_SECONDS,
+        "hold_alert": settings.HOLD_ALERT_SECONDS,
+        "hold_reasons": HoldReason.values,
+        "show_account": user.sees_all_accounts or user.accounts.count() > 1,
+    }
+
+
+@login_required
+@require_GET
+def active_sessions(request: HttpRequest) -> HttpResponse:
+    """The home page: counters, filters and the live table. htmx gets the region only."""
+    _require_role(request)
+    filters, problems = SessionFilters.from_query(request.GET)
+    context = _page_context(request, filters)
+    if request.htmx and request.htmx.target == "sessions-region":
+        return render(request, "portal/_sessions_region.html", context)
+    for problem in problems:
+        messages.warning(request, problem)
+    context.update(
+        accounts=list(selectors.accounts_visible_to(request.user)),
+        customers=list(
+            selectors.customers_visible_to(request.user).order_by("account__name", "path")
+        ),
+        states=CallState.values,
+        channels=Channel.values,
+        directions=Direction.values,
+    )
+    return render(request, "portal/active_sessions.html", context)
+
+
+@login_required
+@require_GET
+def counters(request: HttpRequest) -> HttpResponse:
+    _require_role(request)
+    filters, _ = SessionFilters.from_query(request.GET)
+    context = {"counters": session_counters(filters.apply(request.user)), "filters": filters}
+    return render(request, "portal/_counters.html", context)
+
+
+def _row_context(request: HttpRequest, session_id: str) -> dict | None:
+    """The row of one visible, active session, or None (ended, or not the user's)."""
+    try:
+        session = selectors.session_get_for(user=request.user, session_id=session_id)
+    except SessionNotFound:
+        return None
+    if session.ended:
+        return None
+    selectors.attach_holder_names([session])
+    return {"s": session, **_row_settings(request)}
+
+
+@login_required
+@require_GET
+def session_row(request: HttpRequest, session_id: str) -> HttpResponse:
+    """One table row; empty once the session has ended, so a swap removes the row."""
+    _require_role(request)
+    context = _row_context(request, session_id)
+    if context is None:
+        return HttpResponse("")
+    return render(request, "portal/_session_row.html", context)
+
+
+@login_required
+@require_GET
+def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    _require_role(request)
+    context = _detail_context(request, session_id)
+    if context is None:
+        raise Http404("No such call")
+    if request.htmx and request.htmx.target == "session-detail":
+        return render(request, "portal/_session_detail.html", context)
+    return render(request, "portal/session_detail.html", context)
+
+
+def _detail_context(request: HttpRequest, session_id: str) -> dict | None:
+    """Everything about one session of the user's, ended or not; None if not theirs."""
+    try:
+        session = selectors.session_get_for(user=request.user, session_id=session_id)
+    except SessionNotFound:
+        return None
+    selectors.attach_holder_names([session])
+    return {"s": session, "hold_reasons": HoldReason.values}
+
+
+def _back(request: HttpRequest) -> str:
+    target = request.POST.get("next") or reverse("active_sessions")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("active_sessions")
+    return target
+
+
+def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpResponse:
+    """Run a service action; answer the updated row (htmx) or redirect back (plain form)."""
+    _require_role(request)
+    error = None
+    try:
+        action(_actor(request))
+    except DomainError as exc:
+        error = friendly(exc)
+    if not request.htmx:
+        (messages.error if error else messages.success)(request, error or done)
+        return redirect(_back(request))
+    if request.htmx.target == "session-detail":
+        context = _detail_context(request, session_id)
+        template = "portal/_session_detail.html"
+    else:
+        context = _row_context(request, session_id)
+        template = "portal/_session_row.html"
+    # Ended or gone: an empty answer swaps the row away.
+    response = render(request, template, context) if context else HttpResponse("")
+    # The message travels as an event; portal.js shows it in the polite #flash region.
+    return trigger_client_event(
+        response, "portal-flash", {"message": error or done, "error": bool(error)}
+    )
+
+
+@login_required
+@require_POST
+def session_hold(request: HttpRequest, session_id: str) -> HttpResponse:
+    reason = request.POST.get("reason") or HoldReason.NONE
+    if reason not in HoldReason.values:
+        reason = HoldReason.NONE
+    return _act(
+        request,
+        session_id,
+        lambda actor: services.session_hold(actor=actor, session_id=session_id, reason=reason),
+        "Call put on hold.",
+    )
+
+
+@login_required
+@require_POST
+def session_resume(request: HttpRequest, session_id: str) -> HttpResponse:
+    return _act(
+        request,
+        session_id,
+        lambda actor: services.session_resume(actor=actor, session_id=session_id),
+        "Call resumed.",
+    )
+
+
+@login_required
+@require_POST
+def session_invite(request: HttpRequest, session_id: str) -> HttpResponse:
+    destination = request.POST.get("destination", "")
+    from_number = request.POST.get("from_number", "").strip() or None
+    return _act(
+        request,
+        session_id,
+        lambda actor: services.conference_member_add(
+            actor=actor, session_id=session_id, destination=destination, from_number=from_number
+        ),
+        f"Inviting {destination.strip()}: ringing.",
+    )
+
+
+@require_GET
+async def session_events(request: HttpRequest) -> HttpResponse:
+    """Server-sent events: `s-<id>` when a session changes, `sessions-<kind>` for lists.
+
+    No polling: the stream waits on an in-process queue fed by the process's one LISTEN
+    connection (or the local channel). Only events of accounts the user may see are sent.
+    """
+    user = await request.auser()
+    if not await sync_to_async(has_role)(user, Role.USER):
+        return HttpResponse("Sign in to receive live updates.", status=403)
+    visible = await sync_to_async(_visible_account_ids)(user)
+    listening = await sync_to_async(events.ensure_listener)()
+    if not listening:
+        return HttpResponse("Live updates are unavailable right now.", status=503)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=500)
+
+    def enqueue(event):
+        if visible is None or event.account_id in visible:
+            loop.call_soon_threadsafe(_offer, queue, event)
+
+    unsubscribe = events.subscribe(enqueue)
+
+    async def stream():
+        try:
+            yield "retry: 2000\n: connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"event: s-{event.session_id}\ndata: {event.kind}\n\n"
+                yield f"event: sessions-{event.kind}\ndata: {event.session_id}\n\n"
+        finally:
+            unsubscribe()
+
+    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _offer(queue: asyncio.Queue, event) -> None:
+    try:
+        queue.put_nowait(event)
+    except asyncio.QueueFull:  # a stalled client: it resynchronises when it reconnects
+        pass
+
+
+def _visible_account_ids(user) -> set[str] | None:
+    if user.sees_all_accounts:
+        return None
+    return set(user.accounts.values_list("id", flat=True))
+
+
+def openapi_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse(build_openapi())
 
 
-def api_docs(request):
+def api_docs(request: HttpRequest) -> HttpResponse:
     return render(request, "api_docs.html", {"spec": build_openapi()})

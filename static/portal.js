@@ -1,0 +1,130 @@
+// The portal's only script (no inline scripts: the CSP forbids them). It adds what htmx
+// does not: ticking timers, the live-updates status with a polling fallback, flash messages,
+// and not replacing a row under a user who is typing in it.
+(function () {
+  "use strict";
+
+  const POLL_MS = 5000;
+  let pollTimer = null;
+  let lostOnce = false;
+
+  function clock(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    const mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+  }
+
+  function tick() {
+    const now = Date.now();
+    document.querySelectorAll(".timer[data-since]").forEach(function (el) {
+      const since = Date.parse(el.dataset.since);
+      if (!isNaN(since)) el.textContent = clock((now - since) / 1000);
+    });
+    const region = document.getElementById("sessions-region");
+    if (!region) return;
+    const warn = Number(region.dataset.holdWarn), alert = Number(region.dataset.holdAlert);
+    region.querySelectorAll("[data-held-since]").forEach(function (el) {
+      const row = el.closest("tr");
+      const held = (now - Date.parse(el.dataset.heldSince)) / 1000;
+      row.classList.toggle("hold-alert", held >= alert);
+      row.classList.toggle("hold-warn", held >= warn && held < alert);
+    });
+  }
+
+  function liveRegions() {
+    return document.querySelectorAll("#sessions-region, #session-detail");
+  }
+
+  function setStatus(state, text) {
+    const el = document.getElementById("live-status");
+    if (!el) return;
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = setInterval(function () {
+      liveRegions().forEach(function (el) { htmx.trigger(el, "poll"); });
+    }, POLL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  document.addEventListener("htmx:sseOpen", function () {
+    stopPolling();
+    if (lostOnce) {
+      // Changes made while we were away were not streamed: fetch the current state once.
+      liveRegions().forEach(function (el) { htmx.trigger(el, "poll"); });
+      setStatus("live", "Live updates restored.");
+    } else {
+      setStatus("live", "Live");
+    }
+  });
+
+  document.addEventListener("htmx:sseError", function () {
+    lostOnce = true;
+    setStatus("lost", "Live updates lost. Reconnecting; the list refreshes every 5 seconds meanwhile.");
+    startPolling();
+  });
+
+  // A row being edited (focus inside, or its invite form open) is not replaced under the user;
+  // it is refreshed once they leave it.
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    const elt = evt.detail.elt;
+    if (elt.tagName !== "TR" || !elt.dataset.sessionId) return;
+    if (elt.contains(document.activeElement) || elt.querySelector("details[open]")) {
+      evt.preventDefault();
+      elt.dataset.stale = "1";
+    }
+  });
+
+  document.addEventListener("focusout", function (evt) {
+    const row = evt.target.closest && evt.target.closest("tr[data-stale]");
+    if (!row) return;
+    setTimeout(function () {
+      if (!row.contains(document.activeElement) && !row.querySelector("details[open]")) {
+        delete row.dataset.stale;
+        htmx.trigger(row, "refresh");
+      }
+    }, 0);
+  });
+
+  document.addEventListener("portal-flash", function (evt) {
+    const region = document.getElementById("flash");
+    if (!region) return;
+    const p = document.createElement("p");
+    p.className = "flash " + (evt.detail.error ? "flash-error" : "flash-success");
+    p.textContent = evt.detail.message;
+    region.replaceChildren(p);
+  });
+
+  // A request that failed outright (network, 5xx) is said in words, not swallowed.
+  document.addEventListener("htmx:responseError", function (evt) {
+    const region = document.getElementById("flash");
+    if (!region) return;
+    const p = document.createElement("p");
+    p.className = "flash flash-error";
+    p.textContent = evt.detail.xhr.status === 403
+      ? "You are not allowed to do that (your sign-in may have expired)."
+      : "That did not work: the server could not complete the request. Please try again.";
+    region.replaceChildren(p);
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    const region = document.getElementById("flash");
+    if (region) {
+      const p = document.createElement("p");
+      p.className = "flash flash-error";
+      p.textContent = "The server could not be reached. Check the connection and try again.";
+      region.replaceChildren(p);
+    }
+  });
+
+  setInterval(tick, 1000);
+  document.addEventListener("DOMContentLoaded", tick);
+})();
