@@ -121,6 +121,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # WhiteNoise serves static files from the ASGI server itself (htmx comes from the django-htmx
 # wheel). Finders let it serve straight from the apps and static/ without collectstatic.
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start when it is missing
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

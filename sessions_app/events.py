@@ -81,6 +81,7 @@ def publish_on_commit(*, session_id: str, account_id: str, kind: str = "changed"
 _listener_lock = threading.Lock()
 _listener: threading.Thread | None = None
 _listening = threading.Event()
+_stopping = threading.Event()
 
 
 def _conninfo() -> str:
@@ -103,22 +104,36 @@ def _listen_forever() -> None:
     import psycopg
 
     backoff = 0.5
-    while True:
+    while not _stopping.is_set():
         try:
             with psycopg.connect(_conninfo(), autocommit=True) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
                 _listening.set()
                 backoff = 0.5
-                for notify in conn.notifies():
-                    try:
-                        dispatch(SessionEvent.from_json(notify.payload))
-                    except (TypeError, ValueError):
-                        logger.warning("ignoring malformed session event %r", notify.payload)
+                while not _stopping.is_set():
+                    # Wakes at least every second so that stop_listener() is honoured.
+                    for notify in conn.notifies(timeout=1.0):
+                        try:
+                            dispatch(SessionEvent.from_json(notify.payload))
+                        except (TypeError, ValueError):
+                            logger.warning("ignoring malformed session event %r", notify.payload)
         except Exception:
             logger.exception("session event listener lost its connection; reconnecting")
         _listening.clear()
-        time.sleep(backoff)
-        backoff = min(backoff * 2, 10)
+        if not _stopping.is_set():
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 10)
+
+
+def stop_listener() -> None:
+    """Stop this process's LISTEN thread and close its connection (tests, shutdown)."""
+    global _listener
+    with _listener_lock:
+        if _listener is not None:
+            _stopping.set()
+            _listener.join(timeout=5)
+            _listener = None
+            _stopping.clear()
 
 
 def ensure_listener(timeout: float = 5.0) -> bool:

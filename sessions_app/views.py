@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -234,6 +235,9 @@ async def session_events(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Sign in to receive live updates.", status=403)
     visible = await sync_to_async(_visible_account_ids)(user)
     listening = await sync_to_async(events.ensure_listener)()
+    # The stream may stay open for hours: give this request's database connection back now
+    # rather than pinning one per open page (the stream itself never touches the database).
+    await sync_to_async(_release_connection)()
     if not listening:
         return HttpResponse("Live updates are unavailable right now.", status=503)
     loop = asyncio.get_running_loop()
@@ -263,6 +267,10 @@ async def session_events(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def _release_connection() -> None:
+    connection.close()  # the connection of the thread this runs in
 
 
 def _offer(queue: asyncio.Queue, event) -> None:

@@ -1,0 +1,110 @@
+"""Session events: published after commit only, carried across connections (processes) by
+PostgreSQL LISTEN/NOTIFY, and streamed to each page filtered by the accounts it may see."""
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient
+
+from sessions_app import events, services
+from sessions_app.errors import SessionEnded
+from sessions_app.events import SessionEvent
+from sessions_app.models import Via
+from tests.factories import AccountFactory, CallSessionFactory, UserFactory
+
+API = services.Actor(user=None, via=Via.API)
+
+
+def test_events_are_published_only_when_the_transaction_commits(
+    session, django_capture_on_commit_callbacks, settings
+):
+    settings.EVENTS_BACKEND = "local"
+    heard = []
+    unsubscribe = events.subscribe(heard.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            services.session_hold(actor=API, session_id=session.id)
+        assert heard == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+    finally:
+        unsubscribe()
+    assert SessionEvent(session.id, session.account_id, "changed") in heard
+
+
+def test_a_failed_action_publishes_nothing(account, django_capture_on_commit_callbacks):
+    ended = CallSessionFactory(account=account, ended=True, call_state="Disconnected")
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(SessionEnded):
+        services.session_hold(actor=API, session_id=ended.id)
+    assert callbacks == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_notify_from_another_connection_reaches_this_processes_subscribers(settings):
+    """A change committed on one database connection (as by another server process) is
+    heard through this process's single LISTEN connection."""
+    settings.EVENTS_BACKEND = "postgres"
+    assert events.ensure_listener(timeout=10)
+    account = AccountFactory()
+    session = CallSessionFactory(account=account)
+    heard = threading.Event()
+    received = []
+
+    def on_event(event):
+        if event.session_id == session.id:
+            received.append(event)
+            heard.set()
+
+    unsubscribe = events.subscribe(on_event)
+    try:
+        services.session_hold(actor=API, session_id=session.id)
+        assert heard.wait(5), "the NOTIFY never arrived"
+    finally:
+        unsubscribe()
+    assert received[0] == SessionEvent(session.id, account.id, "changed")
+
+
+async def _read_stream(response, until: str, limit: int = 20) -> str:
+    seen = ""
+    iterator = response.streaming_content.__aiter__()
+    for _ in range(limit):
+        chunk = await asyncio.wait_for(iterator.__anext__(), timeout=5)
+        seen += chunk.decode() if isinstance(chunk, bytes) else chunk
+        if until in seen:
+            break
+    await iterator.aclose()
+    return seen
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_event_stream_sends_only_the_users_accounts_changes(settings):
+    settings.EVENTS_BACKEND = "local"
+    mine, theirs = await sync_to_async(AccountFactory.create_batch)(2)
+    user = await sync_to_async(UserFactory)(accounts=[mine])
+    client = AsyncClient()
+    await client.aforce_login(user)
+    response = await client.get("/live/events")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+
+    async def publish_later():
+        await asyncio.sleep(0.1)
+        events.dispatch(SessionEvent("theirs1", theirs.id, "changed"))
+        events.dispatch(SessionEvent("mine1", mine.id, "created"))
+
+    task = asyncio.create_task(publish_later())
+    text = await _read_stream(response, until="sessions-created")
+    await task
+    assert "event: s-mine1\ndata: created" in text
+    assert "event: sessions-created\ndata: mine1" in text
+    assert "theirs1" not in text
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_event_stream_refuses_anonymous_visitors():
+    response = await AsyncClient().get("/live/events")
+    assert response.status_code == 403
