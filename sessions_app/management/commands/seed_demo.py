@@ -50,7 +50,6 @@ class Command(BaseCommand):
         if if_empty and Account.objects.exists():
             self.stdout.write("Demo data already present; not seeding (sign in as before).")
             return
-        rng = random.Random(seed)
         credentials = [self._user("admin", Role.SYSTEM_ADMINISTRATOR, [])]
         for index in range(accounts):
             name = ACCOUNT_NAMES[index] if index < len(ACCOUNT_NAMES) else f"Account {index + 1}"
@@ -59,8 +58,11 @@ class Command(BaseCommand):
             credentials.append(self._user(f"{slug}-manager", Role.MANAGER, [account]))
             credentials.append(self._user(f"{slug}-agent", Role.USER, [account]))
             customers = self._customers(account)
-            endpoints = self._endpoints(account, rng)
+            # One generator per account and purpose: a rerun draws the same numbers whatever
+            # already exists, so the data is the same for the same --seed.
+            endpoints = self._endpoints(account, random.Random(f"{seed}:{name}:endpoints"))
             if not CallSession.objects.filter(account=account).exists():
+                rng = random.Random(f"{seed}:{name}:sessions")
                 for _ in range(sessions_per_account):
                     self._session(account, customers, endpoints, rng)
         self.stdout.write("Demo users (username / password):")
@@ -82,7 +84,9 @@ class Command(BaseCommand):
             top, _ = Customer.objects.get_or_create(account=account, parent=None, name=top_name)
             found.append(top)
             for child_name in children:
-                child, _ = Customer.objects.get_or_create(account=account, parent=top, name=child_name)
+                child, _ = Customer.objects.get_or_create(
+                    account=account, parent=top, name=child_name
+                )
                 found.append(child)
         return found
 
@@ -92,11 +96,16 @@ class Command(BaseCommand):
             return endpoints
         for agent in rng.sample(FIRST, 4):
             endpoints.append(
-                Endpoint.objects.create(account=account, name=f"{agent} (agent)", kind=Endpoint.Kind.AGENT)
+                Endpoint.objects.create(
+                    account=account, name=f"{agent} (agent)", kind=Endpoint.Kind.AGENT
+                )
             )
         endpoints.append(
             Endpoint.objects.create(
-                account=account, name="Main line", kind=Endpoint.Kind.NUMBER, phone_number=_phone(rng)
+                account=account,
+                name="Main line",
+                kind=Endpoint.Kind.NUMBER,
+                phone_number=_phone(rng),
             )
         )
         return endpoints
@@ -126,7 +135,10 @@ class Command(BaseCommand):
         if fate == "ringing" or (channel != Channel.VOICE and fate != "connected"):
             return
         services.session_answer(
-            actor=SYSTEM, session_id=session.id, answered_by_name=endpoint.name, answered_by_id=endpoint.id
+            actor=SYSTEM,
+            session_id=session.id,
+            answered_by_name=endpoint.name,
+            answered_by_id=endpoint.id,
         )
         if fate == "hold":
             reason = rng.choice([HoldReason.NONE, HoldReason.TRANSFERRING])
@@ -136,5 +148,8 @@ class Command(BaseCommand):
             )
         elif fate == "conference":
             services.conference_member_add(
-                actor=SYSTEM, session_id=session.id, destination=_phone(rng), from_number=_phone(rng)
+                actor=SYSTEM,
+                session_id=session.id,
+                destination=_phone(rng),
+                from_number=_phone(rng),
             )
