@@ -54,7 +54,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "drf_spectacular",
     "django_htmx",
     "sessions_app",
 ]
@@ -159,14 +158,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "sessions_app.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "URL_FORMAT_OVERRIDE": "format",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Evo Voice sessions API",
-    "DESCRIPTION": "Live call sessions: hold, patch, conference invite, active sessions.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # Telephony provider: "simulated" is the only one shipped; a real one plugs in by dotted path.
