@@ -35,6 +35,7 @@ def main() -> None:
             port=int(os.environ.get("PORT", "8000")),
             workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
             proxy_headers=True,
+            lifespan="off",  # Django has no lifespan handler
             timeout_graceful_shutdown=3,
             log_level=os.environ.get("LOG_LEVEL", "info").lower(),
         )
