@@ -2,8 +2,8 @@
 selector, and answers one DTO; the documented routes and ServiceStack's predefined routes
 (`/api/{Operation}`, `/json/reply/{Operation}`, ...) share the same handlers."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.contrib.auth import authenticate
 from rest_framework.permissions import AllowAny
@@ -16,6 +16,7 @@ from sessions_app.errors import ValidationFailed
 from sessions_app.models import HoldReason, Via
 from sessions_app.wire import contracts, dto
 from sessions_app.wire.contracts import Contract
+from sessions_app.wire.jsonfmt import valid_callback
 
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
@@ -36,8 +37,8 @@ def _session_id(values: dict) -> str:
 
 
 def _session_response(request: Request, session_id: str) -> Response:
-    session = selectors.session_get_for(user=request.user, session_id=session_id)
-    return WireResponse(contracts.SESSION_INFO, dto.session_info(session))
+    record = selectors.session_record_for(user=request.user, session_id=session_id)
+    return WireResponse(contracts.SESSION_INFO, dto.session_info(record))
 
 
 def hold_session(request: Request, values: dict) -> Response:
@@ -77,7 +78,7 @@ def add_conference_member(request: Request, values: dict) -> Response:
 
 
 def get_active_sessions(request: Request, values: dict) -> Response:
-    sessions = selectors.sessions_active_for(
+    sessions = selectors.session_records_active_for(
         user=request.user,
         account_id=values.get("AccountId") or None,
         customer_id=values.get("CustomerId") or None,
@@ -127,9 +128,13 @@ def authenticate_credentials(request: Request, values: dict) -> Response:
             return error_wire_response(401, "Unauthorized", "Not Authenticated")
         return _auth_response(request, request.user)
     if provider != "credentials":
-        raise ValidationFailed.for_field("provider", "NotSupported", f"No auth provider '{provider}'.")
+        raise ValidationFailed.for_field(
+            "provider", "NotSupported", f"No auth provider '{provider}'."
+        )
     user = authenticate(
-        request._request, username=values.get("UserName") or "", password=values.get("Password") or ""
+        request._request,
+        username=values.get("UserName") or "",
+        password=values.get("Password") or "",
     )
     if user is None or not user.is_active:
         return error_wire_response(401, "Unauthorized", "Invalid UserName or Password")
@@ -177,12 +182,27 @@ class OperationView(APIView):
     def _operation_name(self) -> str | None:
         return self.methods.get(self.request.method.lower())
 
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # A JSONP callback that is not a plain identifier is refused, never echoed or executed.
+        callback = request.query_params.get("callback")
+        if callback and not valid_callback(callback):
+            raise ValidationFailed.for_field(
+                "callback", "InvalidCallback", "'callback' must be a JavaScript identifier."
+            )
+
+    def options(self, request: Request, *args, **kwargs) -> Response:
+        # No DRF metadata body (the renderers speak the wire contracts only); `Allow` says it all.
+        return Response(status=204)
+
     def _run(self, request: Request, **kwargs) -> Response:
         operation = OPERATIONS[self._operation_name()]
         path = {"SessionId": kwargs["session_id"]} if kwargs.get("session_id") else {}
         if kwargs.get("provider"):
             path["provider"] = kwargs["provider"]
-        values = read_request(operation.contract, query=request.query_params, body=request.data, path=path)
+        values = read_request(
+            operation.contract, query=request.query_params, body=request.data, path=path
+        )
         return operation.handler(request, values)
 
     def __init_subclass__(cls, **kwargs):
@@ -224,7 +244,9 @@ class PredefinedRouteView(OperationView):
 
     def handle(self, request, *args, **kwargs):
         if self._operation_name() is None:
-            return error_wire_response(404, "NotFound", f"Unknown operation '{kwargs.get('operation')}'")
+            return error_wire_response(
+                404, "NotFound", f"Unknown operation '{kwargs.get('operation')}'"
+            )
         return self._run(request, **kwargs)
 
     get = post = put = patch = delete = handle

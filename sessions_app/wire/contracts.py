@@ -25,11 +25,11 @@ class Field:
     name: str
     kind: str = STRING
     item: "Contract | None" = None
+    # ServiceStack's camelCase: only the first letter is lowered (`CallSid` -> `callSid`).
+    json_name: str = field(init=False)
 
-    @property
-    def json_name(self) -> str:
-        """ServiceStack's camelCase: only the first letter is lowered (`CallSid` -> `callSid`)."""
-        return self.name[:1].lower() + self.name[1:]
+    def __post_init__(self):
+        object.__setattr__(self, "json_name", self.name[:1].lower() + self.name[1:])
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,14 @@ class Contract:
     # Per-class, in declaration order (own fields first, then base: the JSON samples' order).
     all_fields: tuple[Field, ...] = field(init=False)
 
+    # (name, json_name, kind, item) per field in declaration order: the JSON renderer's loop.
+    json_plan: tuple[tuple[str, str, str, "Contract | None"], ...] = field(init=False)
+
     def __post_init__(self):
         inherited = self.base.all_fields if self.base else ()
         object.__setattr__(self, "all_fields", self.fields + inherited)
+        plan = tuple((f.name, f.json_name, f.kind, f.item) for f in self.all_fields)
+        object.__setattr__(self, "json_plan", plan)
 
     def xml_order(self) -> list[tuple["Contract", Field]]:
         """(declaring contract, field) pairs in DataContract order: base first, each sorted."""

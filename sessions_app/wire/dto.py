@@ -1,9 +1,5 @@
-"""Our models as the values of the Evo Voice contracts (keyed by DataMember name).
-
-These functions read only what the selectors have already loaded (`account`, `customer`,
-`endpoint` joined; `members` and `log` prefetched; `breadcrumb` attached), so rendering a list
-costs no queries.
-"""
+"""Session records (`selectors.session_records`) as the values of the Evo Voice contracts,
+keyed by DataMember name. Pure functions over plain data: rendering costs no queries."""
 
 from datetime import UTC, datetime
 
@@ -12,76 +8,70 @@ def wire_date(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds: `2026-11-21T21:54:26.123Z`."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
-def member_info(member) -> dict:
+def member_info(member: dict) -> dict:
     return {
-        "Identity": member.identity,
-        "EndpointId": member.endpoint_id,
-        "DisplayName": member.display_name,
-        "IsOriginalMember": member.is_original_member,
-        "AvatarUrl": member.avatar_url,
-        "ApplicationData": dict(member.application_data or {}),
-        "CallState": member.call_state,
-        "Role": member.role,
-        "CallSid": member.call_sid,
-        "Muted": member.muted,
+        "Identity": member["identity"],
+        "EndpointId": member["endpoint_id"],
+        "DisplayName": member["display_name"],
+        "IsOriginalMember": member["is_original_member"],
+        "AvatarUrl": member["avatar_url"],
+        "ApplicationData": dict(member["application_data"] or {}),
+        "CallState": member["call_state"],
+        "Role": member["role"],
+        "CallSid": member["call_sid"],
+        "Muted": member["muted"],
     }
 
 
-def log_info(entry) -> dict:
-    return {"Date": wire_date(entry.date), "Message": entry.message}
-
-
-def session_info(session) -> dict:
-    customer = session.customer
-    endpoint = session.endpoint
+def session_info(r: dict) -> dict:
+    """A session record (`selectors.session_records`) as `SessionInfo` values."""
     return {
-        "DialState": session.dial_state,
-        "CallState": session.call_state,
-        "QueueState": session.queue_state,
-        "AccountId": session.account_id,
-        "AccountName": session.account.name,
-        "CustomerId": session.customer_id,
-        "CustomerBreadcrumb": [
-            {"Id": crumb_id, "Name": name} for crumb_id, name in getattr(session, "breadcrumb", [])
-        ],
-        "CustomerName": customer.name if customer else None,
-        "EndpointId": session.endpoint_id,
-        "EndpointName": endpoint.name if endpoint else None,
-        "DateCompleted": wire_date(session.date_completed),
-        "Destination": session.destination,
-        "ToAddress": session.to_address,
-        "FromAddress": session.from_address,
-        "FromName": session.from_name,
-        "AnsweredByName": session.answered_by_name,
-        "QueueMemberId": session.queue_member_id,
-        "Channel": session.channel,
-        "Ended": session.ended,
-        "Outcome": session.outcome,
-        "CallSid": session.call_sid,
-        "ConsoleData": session.console_data,
-        "HoldQueueName": session.hold_queue_name,
-        "HeldByUserId": session.held_by_user_id,
-        "HoldReason": session.hold_reason,
-        "ConferenceSid": session.conference_sid,
-        "DisplayName": session.display_name,
-        "Log": [log_info(entry) for entry in session.log.all()],
-        "Members": [member_info(member) for member in session.members.all()],
-        "CallbackNumber": session.callback_number,
-        "AnsweredById": session.answered_by_id,
-        "Direction": session.direction,
-        "FromPhoneNumber": session.from_phone_number,
-        "MostRecentParticipantCallSid": session.most_recent_participant_call_sid,
-        "WasMissed": session.was_missed,
-        "RingQueueId": session.ring_queue_id,
-        "Id": session.id,
-        "DateCreated": wire_date(session.date_created),
-        "DateLastModified": wire_date(session.date_last_modified),
-        "CreatedBy": session.created_by,
-        "LastModifiedBy": session.last_modified_by,
+        "DialState": r["dial_state"],
+        "CallState": r["call_state"],
+        "QueueState": r["queue_state"],
+        "AccountId": r["account_id"],
+        "AccountName": r["account__name"],
+        "CustomerId": r["customer_id"],
+        "CustomerBreadcrumb": [{"Id": cid, "Name": name} for cid, name in r["breadcrumb"]],
+        "CustomerName": r["customer__name"],
+        "EndpointId": r["endpoint_id"],
+        "EndpointName": r["endpoint__name"],
+        "DateCompleted": wire_date(r["date_completed"]),
+        "Destination": r["destination"],
+        "ToAddress": r["to_address"],
+        "FromAddress": r["from_address"],
+        "FromName": r["from_name"],
+        "AnsweredByName": r["answered_by_name"],
+        "QueueMemberId": r["queue_member_id"],
+        "Channel": r["channel"],
+        "Ended": r["ended"],
+        "Outcome": r["outcome"],
+        "CallSid": r["call_sid"],
+        "ConsoleData": r["console_data"],
+        "HoldQueueName": r["hold_queue_name"],
+        "HeldByUserId": r["held_by_user_id"],
+        "HoldReason": r["hold_reason"],
+        "ConferenceSid": r["conference_sid"],
+        "DisplayName": r["display_name"],
+        "Log": [{"Date": wire_date(date), "Message": message} for _, date, message in r["log"]],
+        "Members": [member_info(member) for member in r["members"]],
+        "CallbackNumber": r["callback_number"],
+        "AnsweredById": r["answered_by_id"],
+        "Direction": r["direction"],
+        "FromPhoneNumber": r["from_phone_number"],
+        "MostRecentParticipantCallSid": r["most_recent_participant_call_sid"],
+        "WasMissed": r["was_missed"],
+        "RingQueueId": r["ring_queue_id"],
+        "Id": r["id"],
+        "DateCreated": wire_date(r["date_created"]),
+        "DateLastModified": wire_date(r["date_last_modified"]),
+        "CreatedBy": r["created_by"],
+        "LastModifiedBy": r["last_modified_by"],
     }
 
 

@@ -11,15 +11,16 @@ _CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 
 def to_json_value(contract: Contract, values: dict) -> dict:
     out = {}
-    for f in contract.all_fields:
-        value = values.get(f.name)
+    for name, json_name, kind, item in contract.json_plan:
+        value = values.get(name)
         if value is None:
             continue
-        if f.kind == LIST and f.item is not None:
-            value = [to_json_value(f.item, item) for item in value]
-        elif f.kind == OBJECT:
-            value = to_json_value(f.item, value)
-        out[f.json_name] = value
+        if item is not None:
+            if kind == LIST:
+                value = [to_json_value(item, element) for element in value]
+            elif kind == OBJECT:
+                value = to_json_value(item, value)
+        out[json_name] = value
     return out
 
 
