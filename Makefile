@@ -33,4 +33,4 @@ lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: venv
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py  # its own database (evovoice_bench) unless DATABASE_URL is set

@@ -17,6 +17,13 @@ from tests.factories import AccountFactory, CallSessionFactory, UserFactory
 API = services.Actor(user=None, via=Via.API)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stop_listener_after_module():
+    """The LISTEN connection would keep the test database from being dropped."""
+    yield
+    events.stop_listener()
+
+
 def test_events_are_published_only_when_the_transaction_commits(
     session, django_capture_on_commit_callbacks, settings
 ):
