@@ -72,27 +72,31 @@
     startPolling();
   });
 
-  // A row being edited (focus inside, or its invite form open) is not replaced under the user;
-  // it is refreshed once they leave it.
+  // A row being edited (focus inside, or its invite form open) is not replaced under the user,
+  // nor is the table around it; they are refreshed once the user leaves the row.
+  function busy(elt) {
+    return elt.contains(document.activeElement) || elt.querySelector("details[open]") !== null;
+  }
+
   document.addEventListener("htmx:beforeRequest", function (evt) {
     const elt = evt.detail.elt;
-    if (elt.tagName !== "TR" || !elt.dataset.sessionId) return;
-    if (elt.contains(document.activeElement) || elt.querySelector("details[open]")) {
+    const live = (elt.tagName === "TR" && elt.dataset.sessionId) || elt.id === "sessions-region";
+    if (live && busy(elt)) {
       evt.preventDefault();
       elt.dataset.stale = "1";
     }
   });
 
-  document.addEventListener("focusout", function (evt) {
-    const row = evt.target.closest && evt.target.closest("tr[data-stale]");
-    if (!row) return;
-    setTimeout(function () {
-      if (!row.contains(document.activeElement) && !row.querySelector("details[open]")) {
-        delete row.dataset.stale;
-        htmx.trigger(row, "refresh");
-      }
-    }, 0);
-  });
+  function refreshStale() {
+    document.querySelectorAll("[data-stale]").forEach(function (elt) {
+      if (busy(elt)) return;
+      delete elt.dataset.stale;
+      htmx.trigger(elt, elt.id === "sessions-region" ? "poll" : "refresh");
+    });
+  }
+
+  document.addEventListener("focusout", function () { setTimeout(refreshStale, 0); });
+  document.addEventListener("toggle", function () { setTimeout(refreshStale, 0); }, true);
 
   document.addEventListener("portal-flash", function (evt) {
     const region = document.getElementById("flash");
