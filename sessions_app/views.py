@@ -106,13 +106,14 @@ def counters(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/_counters.html", context)
 
 
-def _row_context(request: HttpRequest, session_id: str) -> dict | None:
-    """The row of one visible, active session, or None (ended, or not the user's)."""
+def _session_context(request: HttpRequest, session_id: str, *, active: bool) -> dict | None:
+    """One session of the user's with what its row or detail needs; None if it is not theirs
+    (or, with `active`, if it has ended)."""
     try:
         session = selectors.session_get_for(user=request.user, session_id=session_id)
     except SessionNotFound:
         return None
-    if session.ended:
+    if active and session.ended:
         return None
     selectors.attach_holder_names([session])
     return {"s": session, **_row_settings(request)}
@@ -123,7 +124,7 @@ def _row_context(request: HttpRequest, session_id: str) -> dict | None:
 def session_row(request: HttpRequest, session_id: str) -> HttpResponse:
     """One table row; empty once the session has ended, so a swap removes the row."""
     _require_role(request)
-    context = _row_context(request, session_id)
+    context = _session_context(request, session_id, active=True)
     if context is None:
         return HttpResponse("")
     return render(request, "portal/_session_row.html", context)
@@ -133,22 +134,12 @@ def session_row(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_GET
 def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     _require_role(request)
-    context = _detail_context(request, session_id)
+    context = _session_context(request, session_id, active=False)
     if context is None:
         raise Http404("No such call")
     if request.htmx and request.htmx.target == "session-detail":
         return render(request, "portal/_session_detail.html", context)
     return render(request, "portal/session_detail.html", context)
-
-
-def _detail_context(request: HttpRequest, session_id: str) -> dict | None:
-    """Everything about one session of the user's, ended or not; None if not theirs."""
-    try:
-        session = selectors.session_get_for(user=request.user, session_id=session_id)
-    except SessionNotFound:
-        return None
-    selectors.attach_holder_names([session])
-    return {"s": session, "hold_reasons": HoldReason.values}
 
 
 def _back(request: HttpRequest) -> str:
@@ -169,12 +160,9 @@ def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpRespon
     if not request.htmx:
         (messages.error if error else messages.success)(request, error or done)
         return redirect(_back(request))
-    if request.htmx.target == "session-detail":
-        context = _detail_context(request, session_id)
-        template = "portal/_session_detail.html"
-    else:
-        context = _row_context(request, session_id)
-        template = "portal/_session_row.html"
+    detail = request.htmx.target == "session-detail"
+    context = _session_context(request, session_id, active=not detail)
+    template = "portal/_session_detail.html" if detail else "portal/_session_row.html"
     # Ended or gone: an empty answer swaps the row away.
     response = render(request, template, context) if context else HttpResponse("")
     # The message travels as an event; portal.js shows it in the polite #flash region.
