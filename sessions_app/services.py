@@ -109,12 +109,23 @@ def _provider_call(method, **kwargs):
 def _member_by_call_sid(session: CallSession, call_sid: str | None, field: str) -> SessionMember:
     """The member on `call_sid` (default: the session's own call)."""
     call_sid = call_sid or session.call_sid
+    if not call_sid:  # filter(call_sid=None) would match a member that has no call (IS NULL)
+        raise ValidationFailed.for_field(
+            field, "NotEmpty", f"'{field}' is required: this session has no call of its own."
+        )
     member = session.members.select_for_update().filter(call_sid=call_sid).first()
     if member is None:
         raise ValidationFailed.for_field(
             field, "NotFound", f"No member of this session is on call '{call_sid}'"
         )
     return member
+
+
+def _connect_ringing_caller(session: CallSession) -> None:
+    """The call is answered: its original member stops ringing (the session must be locked)."""
+    session.members.filter(call_state=MemberCallState.RINGING, is_original_member=True).update(
+        call_state=MemberCallState.CONNECTED
+    )
 
 
 # --- hold / resume ----------------------------------------------------------------------------
@@ -151,11 +162,16 @@ def _hold_locked(session: CallSession, actor: Actor, call_sid: str | None, reaso
 
 def _resume_locked(session: CallSession, actor: Actor) -> None:
     """Take every held member off hold; the session must be locked and on hold."""
+    # Only a held call resumes: Ringing/Passive -> Connected is an answer, not a resume.
+    if session.call_state != CallState.HOLD:
+        raise InvalidState(f"Cannot resume: the call is {session.call_state}")
     _require_move(session, CallState.CONNECTED, "resume")
     provider = get_provider()
     held = list(session.members.select_for_update().filter(call_state=MemberCallState.HOLD))
     for member in held:
-        _provider_call(provider.resume, call_sid=member.call_sid, queue_name=session.hold_queue_name)
+        _provider_call(
+            provider.resume, call_sid=member.call_sid, queue_name=session.hold_queue_name
+        )
     for member in held:
         member.call_state = MemberCallState.CONNECTED
         member.save(update_fields=["call_state"])
@@ -269,6 +285,8 @@ def session_patch(
                 _resume_locked(session, actor)
             else:
                 _require_move(session, call_state, f"move the call to {call_state}")
+                if call_state == CallState.CONNECTED:
+                    _connect_ringing_caller(session)
                 previous, session.call_state = session.call_state, call_state
                 _log(session, actor, f"Call state {previous} -> {call_state}")
                 _save(session, actor, {"call_state"})
@@ -292,7 +310,9 @@ def validate_destination(destination: str | None, field: str = "Destination") ->
     destination = (destination or "").strip()
     if not destination:
         raise ValidationFailed.for_field(field, "NotEmpty", f"'{field}' must not be empty.")
-    if not (E164.match(destination) or SIP_URI.match(destination) or CLIENT_IDENTITY.match(destination)):
+    if not (
+        E164.match(destination) or SIP_URI.match(destination) or CLIENT_IDENTITY.match(destination)
+    ):
         raise ValidationFailed.for_field(
             field,
             "InvalidDestination",
@@ -471,9 +491,7 @@ def session_answer(
         session = _lock(actor, session_id)
         _require_active(session)
         _require_move(session, CallState.CONNECTED, "answer")
-        session.members.filter(call_state=MemberCallState.RINGING, is_original_member=True).update(
-            call_state=MemberCallState.CONNECTED
-        )
+        _connect_ringing_caller(session)
         session.call_state = CallState.CONNECTED
         session.answered_by_name = answered_by_name
         session.answered_by_id = answered_by_id

@@ -27,8 +27,18 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 SIMULATOR = services.Actor(user=None, via=Via.SYSTEM)
-NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Radia Perlman", "Ken Thompson",
-         "Barbara Liskov", "Dennis Ritchie", "Margaret Hamilton", "Tim Berners-Lee", None]
+NAMES = [
+    "Ada Lovelace",
+    "Grace Hopper",
+    "Alan Turing",
+    "Radia Perlman",
+    "Ken Thompson",
+    "Barbara Liskov",
+    "Dennis Ritchie",
+    "Margaret Hamilton",
+    "Tim Berners-Lee",
+    None,
+]
 MAX_ACTIVE_PER_ACCOUNT = 12
 
 
@@ -65,7 +75,9 @@ def step(rng: random.Random) -> str:
             endpoint = session.endpoint
             name = endpoint.name if endpoint else "Agent"
             services.session_answer(
-                actor=SIMULATOR, session_id=session.id, answered_by_name=name,
+                actor=SIMULATOR,
+                session_id=session.id,
+                answered_by_name=name,
                 answered_by_id=endpoint.id if endpoint else None,
             )
             return f"answered {session.id}"
@@ -76,13 +88,16 @@ def step(rng: random.Random) -> str:
                 return f"resumed {session.id}"
         elif session.channel == Channel.VOICE and roll < 0.25:
             services.session_hold(
-                actor=SIMULATOR, session_id=session.id,
+                actor=SIMULATOR,
+                session_id=session.id,
                 reason=rng.choice([HoldReason.NONE, HoldReason.TRANSFERRING]),
             )
             return f"held {session.id}"
         elif session.channel == Channel.VOICE and roll < 0.35:
             services.conference_member_add(
-                actor=SIMULATOR, session_id=session.id, destination=_phone(rng),
+                actor=SIMULATOR,
+                session_id=session.id,
+                destination=_phone(rng),
                 from_number=_phone(rng),
             )
             return f"invited into {session.id}"

@@ -1,10 +1,46 @@
 import base64
+import csv
+import io
+import json
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import PASSWORD, AccountFactory, CallSessionFactory, UserFactory
+from sessions_app.api.views import OPERATIONS
+from sessions_app.models import (
+    CallSession,
+    CallState,
+    DialState,
+    Direction,
+    HoldReason,
+    MemberCallState,
+    MemberRole,
+    QueueState,
+    SessionLogEntry,
+    SessionMember,
+    Via,
+)
+from sessions_app.services import Actor
+from sessions_app.telephony import TelephonyError, get_provider
+from sessions_app.wire.contracts import NS_XSI
+from tests.factories import (
+    PASSWORD,
+    AccountFactory,
+    CallSessionFactory,
+    CustomerFactory,
+    EndpointFactory,
+    SessionLogEntryFactory,
+    SessionMemberFactory,
+    UserFactory,
+)
 
 
 def pytest_configure(config):
@@ -21,6 +57,9 @@ def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Invited parties never answer on their own; tests make them answer when they want.
     settings.SIMULATED_ANSWER_DELAY = -1
+    # WhiteNoise would index every static file (~9k, 30 ms) for each test client's middleware;
+    # autorefresh finds a file when it is asked for instead, and serves the same files.
+    settings.WHITENOISE_AUTOREFRESH = True
 
 
 @pytest.fixture
@@ -43,12 +82,17 @@ def session(account):
     return CallSessionFactory(account=account)
 
 
+@pytest.fixture
+def api_actor(user):
+    """`user` acting through the API, as the API views call the services."""
+    return Actor(user=user, via=Via.API)
+
+
 def basic_auth(username: str, password: str = PASSWORD) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-@pytest.fixture
-def api(user):
+def api_client_as(user) -> APIClient:
     """An API client authenticated as `user` with HTTP Basic, as Evo Voice clients do."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(user.username))
@@ -56,5 +100,229 @@ def api(user):
 
 
 @pytest.fixture
+def api(user):
+    """An API client authenticated as `user` (alice) with HTTP Basic."""
+    return api_client_as(user)
+
+
+@pytest.fixture
 def anon_api(db):
     return APIClient()
+
+
+@pytest.fixture
+def failing_provider(monkeypatch):
+    """`failing_provider("hold")`: that method of the configured provider raises TelephonyError."""
+
+    def fail(method: str, message: str = "The provider is down"):
+        def raise_error(**kwargs):
+            raise TelephonyError(message)
+
+        monkeypatch.setattr(get_provider(), method, raise_error)
+
+    return fail
+
+
+def db_state() -> dict:
+    """Every session, member and log row: what a rejected call must leave exactly as it was."""
+    return {
+        "sessions": list(CallSession.objects.order_by("id").values()),
+        "members": list(SessionMember.objects.order_by("id").values()),
+        "log": list(SessionLogEntry.objects.order_by("id").values()),
+    }
+
+
+@pytest.fixture
+def complete_session(account, user):
+    """A session where every SessionInfo member has a value: one breadcrumb customer, an
+    endpoint, one log entry and one member with one ApplicationData pair, so that its XML and
+    JSON contain every element of the spec's samples."""
+    customer = CustomerFactory(account=account, name="Top Customer")
+    endpoint = EndpointFactory(account=account, customer=customer, name="Front desk")
+    now = timezone.now()
+    session = CallSessionFactory(
+        account=account,
+        customer=customer,
+        endpoint=endpoint,
+        caller=False,
+        dial_state=DialState.ACTIVE,
+        queue_state=QueueState.CONNECTED,
+        direction=Direction.INCOMING,
+        call_state=CallState.HOLD,
+        hold_reason=HoldReason.TRANSFERRING,
+        date_completed=now,
+        from_name="Ada Lovelace",
+        answered_by_name="Bob Agent",
+        answered_by_id="ep-answered",
+        queue_member_id="qm-1",
+        outcome="Answered",
+        console_data="notes",
+        hold_queue_name="hold-queue",
+        held_by_user_id=user.id,
+        conference_sid="CF0123",
+        display_name="Ada Lovelace",
+        callback_number="+15550009999",
+        from_phone_number="+15550008888",
+        most_recent_participant_call_sid="CA0456",
+        was_missed=True,
+        ring_queue_id="rq-1",
+        created_by="alice",
+        last_modified_by="alice",
+        date_created=now - timedelta(minutes=5),
+    )
+    SessionLogEntryFactory(session=session, message="Incoming call")
+    SessionMemberFactory(
+        session=session,
+        identity=session.from_address,
+        endpoint_id=endpoint.id,
+        display_name="Ada Lovelace",
+        is_original_member=True,
+        avatar_url="https://example.com/ada.png",
+        application_data={"crm": "42"},
+        call_state=MemberCallState.HOLD,
+        role=MemberRole.CALLER,
+        call_sid=session.call_sid,
+        muted=True,
+    )
+    return session
+
+
+# --- the wire, as a client sees it --------------------------------------------------------------
+
+FORMATS = ("json", "xml", "csv")
+MEDIA_TYPES = {"json": "application/json", "xml": "application/xml", "csv": "text/csv"}
+
+
+def encode_request(fmt: str, operation: str, values: dict) -> tuple[str, str]:
+    """(body, content type) of the request DTO `operation` with `values` (PascalCase names):
+    camelCase JSON, a DataContract XML document like the spec's samples, or a CSV record."""
+    if fmt == "json":
+        return json.dumps({k[:1].lower() + k[1:]: v for k, v in values.items()}), "application/json"
+    if fmt == "xml":
+        namespace = OPERATIONS[operation].contract.namespace
+        members = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in sorted(values.items()))
+        return (
+            f'<{operation} xmlns:i="{NS_XSI}" xmlns="{namespace}">{members}</{operation}>',
+            "application/xml",
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([list(values), list(values.values())])
+    return buffer.getvalue(), "text/csv"
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_members(element) -> dict:
+    return {
+        _local(child.tag): None if child.get(f"{{{NS_XSI}}}nil") == "true" else child
+        for child in element
+    }
+
+
+def _scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, ElementTree.Element):
+        return value.text or "" if len(value) == 0 else value
+    return value
+
+
+def wire_fields(response) -> dict:
+    """The response DTO's members as {PascalName: text or None}, in whatever format it came.
+    Nested members (lists, objects) are the parsed JSON value or XML element."""
+    media = response["Content-Type"].split(";")[0]
+    if media == "application/json":
+        data = json.loads(response.content)
+        return {k[:1].upper() + k[1:]: _scalar(v) for k, v in data.items()}
+    if media == "application/xml":
+        root = ElementTree.fromstring(response.content)
+        return {name: _scalar(value) for name, value in _xml_members(root).items()}
+    assert media == "text/csv", media
+    [row] = list(csv.DictReader(io.StringIO(response.content.decode())))
+    return {k: (v if v != "" else None) for k, v in row.items()}
+
+
+def wire_sessions(response) -> list[dict]:
+    """The SessionInfo records of an AppGetActiveSessionsResult, as `wire_fields` gives them."""
+    media = response["Content-Type"].split(";")[0]
+    if media == "application/json":
+        return [
+            {k[:1].upper() + k[1:]: _scalar(v) for k, v in item.items()}
+            for item in json.loads(response.content)["sessions"]
+        ]
+    if media == "application/xml":
+        root = ElementTree.fromstring(response.content)
+        [sessions] = [child for child in root if _local(child.tag) == "Sessions"]
+        return [
+            {name: _scalar(value) for name, value in _xml_members(item).items()}
+            for item in sessions
+        ]
+    assert media == "text/csv", media
+    rows = csv.DictReader(io.StringIO(response.content.decode()))
+    return [{k: (v if v != "" else None) for k, v in row.items()} for row in rows]
+
+
+def error_status(response) -> dict:
+    """The `responseStatus` of an error response (JSON, or XML read into the same camelCase
+    shape), checked to have ServiceStack's shape."""
+    if response["Content-Type"].startswith("application/xml"):
+        return _xml_error_status(response.content)
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = json.loads(response.content)
+    assert list(body) == ["responseStatus"]
+    status = body["responseStatus"]
+    assert (
+        {"errorCode", "message", "errors"}
+        <= set(status)
+        <= {
+            "errorCode",
+            "message",
+            "stackTrace",
+            "errors",
+        }
+    )
+    for error in status["errors"]:
+        assert set(error) <= {"errorCode", "fieldName", "message"}
+    return status
+
+
+def _xml_error_status(content: bytes) -> dict:
+    ns = "{http://schemas.servicestack.net/types}"
+    root = ElementTree.fromstring(content)
+    assert root.tag == f"{ns}ErrorResponse"
+    [status] = root
+    assert [child.tag for child in status] == [
+        f"{ns}{name}" for name in ("ErrorCode", "Message", "StackTrace", "Errors")
+    ]
+    errors = []
+    for error in status.find(f"{ns}Errors"):
+        assert error.tag == f"{ns}ResponseError"
+        assert [c.tag for c in error] == [f"{ns}{n}" for n in ("ErrorCode", "FieldName", "Message")]
+        errors.append({_local(c.tag)[:1].lower() + _local(c.tag)[1:]: c.text for c in error})
+    return {
+        "errorCode": status.find(f"{ns}ErrorCode").text,
+        "message": status.find(f"{ns}Message").text,
+        "errors": errors,
+    }
+
+
+# --- the spec's samples -----------------------------------------------------------------------
+
+# The Evo Voice spec pages live beside the repository (/work/shared/spec); EVOVOICE_SPEC_DIR
+# points elsewhere.
+SPEC_DIR = Path(
+    os.environ.get("EVOVOICE_SPEC_DIR") or Path(__file__).resolve().parents[2] / "shared" / "spec"
+)
+
+
+def spec_sample(page: str, pattern: str) -> str:
+    """The first match of `pattern` (a regular expression, DOTALL) in the spec page `page`."""
+    path = SPEC_DIR / page
+    if not path.exists():
+        pytest.fail(f"The spec page {path} is missing: set EVOVOICE_SPEC_DIR.")
+    match = re.search(pattern, path.read_text(), re.DOTALL)
+    assert match, f"no sample matching {pattern!r} in {page}"
+    return match.group(0)

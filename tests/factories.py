@@ -64,9 +64,15 @@ class CallSessionFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = CallSession
+        skip_postgeneration_save = True
 
     account = factory.SubFactory(AccountFactory)
     call_state = CallState.CONNECTED
+    # A Disconnected call is an ended session, as `services.session_end` leaves it.
+    ended = factory.LazyAttribute(lambda o: o.call_state == CallState.DISCONNECTED)
+    date_completed = factory.LazyAttribute(
+        lambda o: timezone.now() if o.call_state == CallState.DISCONNECTED else None
+    )
     from_address = factory.Sequence(lambda n: f"+1555{n:07d}")
     from_name = "Ada Lovelace"
     to_address = "+15550001000"
@@ -78,9 +84,11 @@ class CallSessionFactory(factory.django.DjangoModelFactory):
     def caller(self, create, extracted, **kwargs):
         if not create or extracted is False:
             return
+        # A passive call (e.g. in a flow, no agent) still has its caller connected.
         member_state = {
             CallState.CONNECTED: MemberCallState.CONNECTED,
             CallState.HOLD: MemberCallState.HOLD,
+            CallState.PASSIVE: MemberCallState.CONNECTED,
             CallState.RINGING: MemberCallState.RINGING,
         }.get(self.call_state, MemberCallState.NONE)
         SessionMember.objects.create(

@@ -64,7 +64,10 @@ def start_api_session(response, user: User, *, remember_me: bool) -> str:
         COOKIE, token, max_age=max_age, httponly=True, samesite="Strict", secure=secure
     )
     response.set_cookie(
-        OPT_COOKIE, "perm" if remember_me else "temp", max_age=max_age, samesite="Strict",
+        OPT_COOKIE,
+        "perm" if remember_me else "temp",
+        max_age=max_age,
+        samesite="Strict",
         secure=secure,
     )
     return token

@@ -51,7 +51,8 @@ def _drf_error(exc: exceptions.APIException) -> tuple[str, str, tuple]:
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return "Unauthorized", str(exc.detail), ()
     if isinstance(exc, exceptions.PermissionDenied):
-        return "Forbidden", "Invalid Role", ()
+        # "Invalid Role" from HasUserRole, or the CSRF failure of a portal-session request.
+        return "Forbidden", str(exc.detail), ()
     if isinstance(exc, exceptions.MethodNotAllowed):
         return "MethodNotAllowed", str(exc.detail), ()
     if isinstance(exc, exceptions.ParseError):
@@ -62,7 +63,9 @@ def _drf_error(exc: exceptions.APIException) -> tuple[str, str, tuple]:
         return "NotFound", str(exc.detail), ()
     if isinstance(exc.detail, dict):
         errors = tuple(
-            FieldError(field, "Invalid", str(messages[0] if isinstance(messages, list) else messages))
+            FieldError(
+                field, "Invalid", str(messages[0] if isinstance(messages, list) else messages)
+            )
             for field, messages in exc.detail.items()
         )
         return "ValidationException", errors[0].message if errors else "Invalid request", errors

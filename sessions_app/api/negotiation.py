@@ -23,7 +23,9 @@ class ServiceStackNegotiation(BaseContentNegotiation):
             return renderer, renderer.media_type
         by_media = {r.media_type: r for r in renderers}
         for part in request.META.get("HTTP_ACCEPT", "").split(","):
-            media = ACCEPT_ALIASES.get(part.split(";")[0].strip().lower(), part.split(";")[0].strip().lower())
+            media = ACCEPT_ALIASES.get(
+                part.split(";")[0].strip().lower(), part.split(";")[0].strip().lower()
+            )
             if media in by_media:
                 return by_media[media], media
         return renderers[0], renderers[0].media_type

@@ -28,7 +28,11 @@ def _schema(contract: Contract, field) -> dict:
         choices = ENUM_VALUES[(contract.name, field.name)]
         return {"type": "string", "enum": [str(c.value) for c in choices]}
     if field.kind == LIST:
-        items = {"$ref": f"#/components/schemas/{field.item.name}"} if field.item else {"type": "string"}
+        items = (
+            {"$ref": f"#/components/schemas/{field.item.name}"}
+            if field.item
+            else {"type": "string"}
+        )
         return {"type": "array", "items": items}
     if field.kind == STRING_MAP:
         return {"type": "object", "additionalProperties": {"type": "string"}}
@@ -67,8 +71,15 @@ ERRORS = {
 SESSION_ID = {"name": "sessionId", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _operation(op_id: str, summary: str, *, body: Contract | None = None, query: Contract | None = None,
-               response: str = "SessionInfo", path_param: bool = True) -> dict:
+def _operation(
+    op_id: str,
+    summary: str,
+    *,
+    body: Contract | None = None,
+    query: Contract | None = None,
+    response: str = "SessionInfo",
+    path_param: bool = True,
+) -> dict:
     operation = {
         "operationId": op_id,
         "summary": summary,
@@ -80,7 +91,12 @@ def _operation(op_id: str, summary: str, *, body: Contract | None = None, query:
         for f in query.all_fields:
             if f.name != "SessionId":
                 operation["parameters"].append(
-                    {"name": f.json_name, "in": "query", "required": False, "schema": _schema(query, f)}
+                    {
+                        "name": f.json_name,
+                        "in": "query",
+                        "required": False,
+                        "schema": _schema(query, f),
+                    }
                 )
     if body is not None:
         operation["requestBody"] = {"content": _json(_component(body, skip={"SessionId"}))}
@@ -116,19 +132,25 @@ def build_openapi() -> dict:
             },
             "/sessions/{sessionId}": {
                 "get": _operation("GetSession", "Get a session"),
-                "patch": _operation("PatchSession", "Change a session", query=contracts.PATCH_SESSION),
+                "patch": _operation(
+                    "PatchSession", "Change a session", query=contracts.PATCH_SESSION
+                ),
                 "delete": _operation("EndSession", "End a session", query=contracts.END_SESSION),
             },
             "/sessions/{sessionId}/conference/members": {
                 "post": _operation(
-                    "AddConferenceMember", "Invite a member to the conference",
+                    "AddConferenceMember",
+                    "Invite a member to the conference",
                     body=contracts.ADD_CONFERENCE_MEMBER,
                 )
             },
             "/portal/active-sessions": {
                 "get": _operation(
-                    "AppGetActiveSessions", "Active sessions", query=contracts.APP_GET_ACTIVE_SESSIONS,
-                    response="AppGetActiveSessionsResult", path_param=False,
+                    "AppGetActiveSessions",
+                    "Active sessions",
+                    query=contracts.APP_GET_ACTIVE_SESSIONS,
+                    response="AppGetActiveSessionsResult",
+                    path_param=False,
                 )
             },
             "/auth/credentials": {
@@ -137,7 +159,10 @@ def build_openapi() -> dict:
                     "summary": "Sign in; starts an ss-id cookie session",
                     "requestBody": {"content": _json(_component(contracts.AUTHENTICATE))},
                     "responses": {
-                        "200": {"description": "OK", "content": _json(_ref("AuthenticateResponse"))},
+                        "200": {
+                            "description": "OK",
+                            "content": _json(_ref("AuthenticateResponse")),
+                        },
                         "401": ERRORS["401"],
                     },
                 }

@@ -89,7 +89,8 @@ class CSVParser(BaseParser):
         if body.lstrip().startswith(b"{"):
             return parse_json_object(body)
         try:
-            rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+            # utf-8-sig: a spreadsheet's byte-order mark must not become part of the first name.
+            rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
         except (UnicodeDecodeError, csv.Error) as error:
             raise ParseError(f"Malformed CSV: {error}") from None
         rows = [row for row in rows if row]

@@ -101,10 +101,13 @@ def parse_start_date(value: str | None) -> datetime | None:
         if parsed is None:
             day = parse_date(value)
             parsed = datetime(day.year, day.month, day.day) if day else None
-    except ValueError:
+        # In UTC: PostgreSQL refuses offsets Python allows (beyond +-15:59).
+        if parsed is not None:
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
         parsed = None
     if parsed is None:
         raise ValidationFailed.for_field(
             "StartDate", "InvalidDate", "'StartDate' must be an ISO 8601 date or date-time."
         )
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed

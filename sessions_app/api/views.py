@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -123,7 +124,7 @@ def authenticate_credentials(request: Request, values: dict) -> Response:
     provider = (values.get("provider") or "credentials").lower()
     if provider == "logout":
         return logout(request, values)
-    if request.method == "GET" and not values.get("UserName"):
+    if request.method in SAFE_METHODS:  # never sign in by GET: passwords in URLs end up in logs
         if not request.user.is_authenticated:
             return error_wire_response(401, "Unauthorized", "Not Authenticated")
         return _auth_response(request, request.user)
@@ -155,15 +156,18 @@ class Operation:
     contract: Contract
     handler: Callable[[Request, dict], Response]
     public: bool = False
+    writes: bool = False
 
 
 OPERATIONS: dict[str, Operation] = {
-    "HoldSession": Operation(contracts.HOLD_SESSION, hold_session),
-    "PatchSession": Operation(contracts.PATCH_SESSION, patch_session),
-    "AddConferenceMember": Operation(contracts.ADD_CONFERENCE_MEMBER, add_conference_member),
+    "HoldSession": Operation(contracts.HOLD_SESSION, hold_session, writes=True),
+    "PatchSession": Operation(contracts.PATCH_SESSION, patch_session, writes=True),
+    "AddConferenceMember": Operation(
+        contracts.ADD_CONFERENCE_MEMBER, add_conference_member, writes=True
+    ),
     "AppGetActiveSessions": Operation(contracts.APP_GET_ACTIVE_SESSIONS, get_active_sessions),
     "GetSession": Operation(contracts.GET_SESSION, get_session),
-    "EndSession": Operation(contracts.END_SESSION, end_session),
+    "EndSession": Operation(contracts.END_SESSION, end_session, writes=True),
     "Authenticate": Operation(contracts.AUTHENTICATE, authenticate_credentials, public=True),
 }
 
@@ -190,6 +194,12 @@ class OperationView(APIView):
             raise ValidationFailed.for_field(
                 "callback", "InvalidCallback", "'callback' must be a JavaScript identifier."
             )
+        # The predefined routes answer any verb, but never a write by GET or HEAD: a cross-site
+        # link would carry the browser's portal cookie or cached Basic credentials, and CSRF
+        # checks only cover unsafe verbs. (ServiceStack clients send writes with POST.)
+        operation = OPERATIONS.get(self._operation_name() or "")
+        if operation is not None and operation.writes and request.method in SAFE_METHODS:
+            raise MethodNotAllowed(request.method)
 
     def options(self, request: Request, *args, **kwargs) -> Response:
         # No DRF metadata body (the renderers speak the wire contracts only); `Allow` says it all.

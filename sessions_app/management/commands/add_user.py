@@ -10,10 +10,16 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--password", required=True)
         parser.add_argument(
-            "--role", required=True, choices=[r.value for r in Role if r.value], help="Evo Voice role"
+            "--role",
+            required=True,
+            choices=[r.value for r in Role if r.value],
+            help="Evo Voice role",
         )
         parser.add_argument(
-            "--account", action="append", default=[], help="account name (repeatable; created if new)"
+            "--account",
+            action="append",
+            default=[],
+            help="account name (repeatable; created if new)",
         )
 
     def handle(self, *args, username, password, role, account, **options):
