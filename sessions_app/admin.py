@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from .models import Account, CallSession, Customer, Endpoint, SessionLogEntry, SessionMember, User
+from .models import (
+    Account,
+    ApiAuthSession,
+    CallSession,
+    Customer,
+    Endpoint,
+    SessionLogEntry,
+    SessionMember,
+    User,
+)
 
 
 @admin.register(User)
@@ -64,3 +73,15 @@ class SessionMemberAdmin(admin.ModelAdmin):
 class SessionLogEntryAdmin(admin.ModelAdmin):
     list_display = ("date", "message", "via", "actor", "session")
     list_filter = ("via",)
+
+
+@admin.register(ApiAuthSession)
+class ApiAuthSessionAdmin(admin.ModelAdmin):
+    """Signed-in API clients (`ss-id` cookies): delete a row to sign that client out."""
+
+    list_display = ("user", "created", "expires", "remember_me")
+    list_select_related = ("user",)
+    readonly_fields = ("key_hash", "user", "created", "expires", "remember_me")
+
+    def has_add_permission(self, request):
+        return False
