@@ -3,6 +3,7 @@ the same services as the API, render the page or, for htmx, the fragment it aske
 
 import asyncio
 import logging
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -10,7 +11,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -54,7 +62,7 @@ def friendly(error: DomainError) -> str:
 
 def _page_context(request: HttpRequest, filters: SessionFilters) -> dict:
     queryset = filters.apply(request.user)
-    sessions = selectors.attach_holder_names(selectors.sessions_loaded(queryset))
+    sessions = selectors.sessions_for_table(queryset)
     return {
         "filters": filters,
         "sessions": sessions,
@@ -106,35 +114,44 @@ def counters(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/_counters.html", context)
 
 
-def _session_context(request: HttpRequest, session_id: str, *, active: bool) -> dict | None:
-    """One session of the user's with what its row or detail needs; None if it is not theirs
-    (or, with `active`, if it has ended)."""
-    try:
-        session = selectors.session_get_for(user=request.user, session_id=session_id)
-    except SessionNotFound:
-        return None
-    if active and session.ended:
-        return None
-    selectors.attach_holder_names([session])
+def _session_context(request: HttpRequest, session_id: str, *, detail: bool) -> dict | None:
+    """One session of the user's with what its detail view (members and log included, ended
+    or not) or its table row (active only) needs; None if there is nothing to show."""
+    if detail:
+        try:
+            session = selectors.session_get_for(user=request.user, session_id=session_id)
+        except SessionNotFound:
+            return None
+        selectors.attach_holder_names([session])
+    else:
+        active = selectors.sessions_visible_to(request.user).filter(pk=session_id, ended=False)
+        found = selectors.sessions_for_table(active)
+        if not found:
+            return None
+        session = found[0]
     return {"s": session, **_row_settings(request)}
 
 
 @login_required
 @require_GET
 def session_row(request: HttpRequest, session_id: str) -> HttpResponse:
-    """One table row; empty once the session has ended, so a swap removes the row."""
+    """One table row, for the page's current filters (the query string). Empty once the session
+    has ended or stopped matching, so swapping it in removes the row."""
     _require_role(request)
-    context = _session_context(request, session_id, active=True)
+    filters, _ = SessionFilters.from_query(request.GET)
+    if filters.active and not filters.apply(request.user).filter(pk=session_id).exists():
+        return HttpResponse("")
+    context = _session_context(request, session_id, detail=False)
     if context is None:
         return HttpResponse("")
-    return render(request, "portal/_session_row.html", context)
+    return render(request, "portal/_session_row.html", {**context, "filters": filters})
 
 
 @login_required
 @require_GET
 def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     _require_role(request)
-    context = _session_context(request, session_id, active=False)
+    context = _session_context(request, session_id, detail=True)
     if context is None:
         raise Http404("No such call")
     if request.htmx and request.htmx.target == "session-detail":
@@ -161,8 +178,11 @@ def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpRespon
         (messages.error if error else messages.success)(request, error or done)
         return redirect(_back(request))
     detail = request.htmx.target == "session-detail"
-    context = _session_context(request, session_id, active=not detail)
+    context = _session_context(request, session_id, detail=detail)
     template = "portal/_session_detail.html" if detail else "portal/_session_row.html"
+    if context is not None:
+        # The row keeps following the filters of the page it is on (its `next`).
+        context["filters"], _ = SessionFilters.from_query(QueryDict(urlsplit(_back(request)).query))
     # Ended or gone: an empty answer swaps the row away.
     response = render(request, template, context) if context else HttpResponse("")
     # The message travels as an event; portal.js shows it in the polite #flash region.

@@ -78,7 +78,25 @@
     return elt.contains(document.activeElement) || elt.querySelector("details[open]") !== null;
   }
 
+  // A new session fetches only its own row (for the page's filters), not the whole table;
+  // only an empty page, which has no table yet, re-renders the region.
   document.addEventListener("htmx:beforeRequest", function (evt) {
+    const elt = evt.detail.elt;
+    const trigger = evt.detail.requestConfig && evt.detail.requestConfig.triggeringEvent;
+    const body = document.getElementById("sessions-body");
+    if (elt.id !== "sessions-region" || !body || !trigger || trigger.type !== "sse:sessions-created") {
+      return;
+    }
+    evt.preventDefault();
+    const id = trigger.detail && trigger.detail.data;
+    if (id && !document.getElementById("session-" + id)) {
+      htmx.ajax("GET", elt.dataset.rowUrl.replace("__id__", encodeURIComponent(id)),
+        { target: "#sessions-body", swap: "afterbegin" });
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    if (evt.defaultPrevented) return;
     const elt = evt.detail.elt;
     const live = (elt.tagName === "TR" && elt.dataset.sessionId) || elt.id === "sessions-region";
     if (live && busy(elt)) {

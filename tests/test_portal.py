@@ -212,10 +212,9 @@ def _sessions_with_details(account, count):
 def test_page_queries_do_not_grow_with_sessions(portal, account, count, django_assert_num_queries):
     _sessions_with_details(account, count)
     # 1 django session, 2 user, 3 counters aggregate, 4 sessions (+account/customer/endpoint),
-    # 5 members prefetch, 6 log prefetch, 7 breadcrumb customers, 8 holders' names,
-    # 9 the user's account count (account column), 10 accounts for the filter,
-    # 11 customers for the filter.
-    with django_assert_num_queries(11):
+    # 5 breadcrumb customers, 6 holders' names, 7 the user's account count (account column),
+    # 8 accounts for the filter, 9 customers for the filter. Rows show no members or log.
+    with django_assert_num_queries(9):
         response = portal.get("/")
     assert len(response.context["sessions"]) == count
 
@@ -226,7 +225,7 @@ def test_region_queries_do_not_grow_with_sessions(
 ):
     _sessions_with_details(account, count)
     # As the page, without the filter form's accounts and customers.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(7):
         portal.get("/", **htmx_to("sessions-region"))
 
 
@@ -389,3 +388,21 @@ def test_htmx_comes_from_our_own_static_files(portal, session):
     assert '<script src="/static/django_htmx/htmx-2.min.js"' in body
     assert "/static/django_htmx/ext/hx-sse-2.min.js" in body
     assert "https://" not in body.split("<body")[0]
+
+
+def test_row_follows_the_pages_filters(portal, account):
+    ringing = CallSessionFactory(account=account, call_state=CallState.RINGING)
+    held = CallSessionFactory(account=account, call_state=CallState.HOLD)
+    assert portal.get(f"/live/sessions/{ringing.id}/row?state=Hold", **HTMX).content == b""
+    row = portal.get(f"/live/sessions/{held.id}/row?state=Hold", **HTMX).content.decode()
+    assert f'hx-get="/live/sessions/{held.id}/row?state=Hold"' in row
+
+
+def test_region_tells_the_page_where_a_new_sessions_row_is(portal, session):
+    body = portal.get("/?channel=Voice", **htmx_to("sessions-region")).content.decode()
+    assert 'data-row-url="/live/sessions/__id__/row?channel=Voice"' in body
+
+
+def test_row_answered_to_an_action_keeps_the_pages_filters(portal, session):
+    response = portal.post(f"/live/sessions/{session.id}/hold", {"next": "/?channel=Voice"}, **HTMX)
+    assert f'hx-get="/live/sessions/{session.id}/row?channel=Voice"' in response.content.decode()
