@@ -173,6 +173,9 @@ EVENTS_BACKEND = os.environ.get(
     "postgres" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "local",
 )
 
+# Seconds between keep-alive comments on an idle event stream (proxies drop silent ones).
+LIVE_KEEPALIVE_SECONDS = float(os.environ.get("LIVE_KEEPALIVE_SECONDS", "15"))
+
 # Portal: held calls are highlighted past these many seconds, more strongly past the second.
 HOLD_WARN_SECONDS = int(os.environ.get("HOLD_WARN_SECONDS", "60"))
 HOLD_ALERT_SECONDS = int(os.environ.get("HOLD_ALERT_SECONDS", "180"))

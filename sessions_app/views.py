@@ -256,13 +256,14 @@ async def session_events(request: HttpRequest) -> HttpResponse:
             loop.call_soon_threadsafe(_offer, queue, event)
 
     unsubscribe = events.subscribe(enqueue)
+    keepalive = settings.LIVE_KEEPALIVE_SECONDS
 
     async def stream():
         try:
             yield "retry: 2000\n: connected\n\n"
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                    event = await asyncio.wait_for(queue.get(), timeout=keepalive)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue

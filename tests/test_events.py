@@ -115,3 +115,29 @@ async def test_event_stream_sends_only_the_users_accounts_changes(settings):
 async def test_event_stream_refuses_anonymous_visitors():
     response = await AsyncClient().get("/live/events")
     assert response.status_code == 403
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_an_idle_event_stream_makes_no_database_queries(settings, monkeypatch):
+    """No per-client polling: once open, a quiet stream only sends keep-alive comments."""
+    from django.db.backends.utils import CursorWrapper
+
+    settings.EVENTS_BACKEND = "local"
+    settings.LIVE_KEEPALIVE_SECONDS = 0.05
+    account = await sync_to_async(AccountFactory)()
+    user = await sync_to_async(UserFactory)(accounts=[account])
+    client = AsyncClient()
+    await client.aforce_login(user)
+    response = await client.get("/live/events")
+    executed = []
+    original = CursorWrapper._execute
+
+    def counting_execute(self, *args, **kwargs):
+        executed.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CursorWrapper, "_execute", counting_execute)
+    text = await _read_stream(response, until="keep-alive\n\n: keep-alive\n\n: keep-alive")
+    assert text.count(": keep-alive") >= 3
+    assert executed == []
