@@ -56,7 +56,7 @@ class Actor:
 
     def describe(self) -> str:
         channel = {Via.API: "API", Via.PORTAL: "portal"}.get(self.via, self.via)
-        return f"by {self.name} via {channel}" if self.user else f"by {channel}"
+        return f"by {self.name} via {channel}" if self.user else f"(via {channel})"
 
 
 PROVIDER = Actor(user=None, via=Via.PROVIDER)

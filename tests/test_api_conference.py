@@ -149,7 +149,7 @@ def test_answer_of_the_invited_party_shows_connected(api, session):
     body = api.get(f"/sessions/{session.id}").json()
     assert body["dialState"] == "None"
     assert [m["callState"] for m in body["members"]] == ["Connected", "Connected"]
-    assert body["log"][-1]["message"] == "+15557654321 answered by provider"
+    assert body["log"][-1]["message"] == "+15557654321 answered (via provider)"
 
 
 def test_second_invite_joins_the_same_conference(api, session):

@@ -634,7 +634,7 @@ def test_answer_connects_the_member_and_ends_dialing(api_actor, session):
     session.refresh_from_db()
     assert session.dial_state == DialState.NONE
     entry = log_of(session)[-1]
-    assert entry.message == "+15557654321 answered by provider"
+    assert entry.message == "+15557654321 answered (via provider)"
     assert (entry.actor, entry.via) == (None, Via.PROVIDER)
 
 
