@@ -186,8 +186,10 @@ def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpRespon
     # Ended or gone: an empty answer swaps the row away.
     response = render(request, template, context) if context else HttpResponse("")
     # The message travels as an event; portal.js shows it in the polite #flash region.
+    # After the swap, so that htmx dispatches it on <body> if the form that asked is gone (a
+    # table redraw meanwhile). Not `error`: htmx reads a truthy detail.error as a failure.
     return trigger_client_event(
-        response, "portal-flash", {"message": error or done, "error": bool(error)}
+        response, "portal-flash", {"message": error or done, "failed": bool(error)}, after="swap"
     )
 
 

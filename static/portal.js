@@ -83,6 +83,10 @@
   document.addEventListener("htmx:beforeRequest", function (evt) {
     const elt = evt.detail.elt;
     const trigger = evt.detail.requestConfig && evt.detail.requestConfig.triggeringEvent;
+    if (elt.id === "sessions-region" && trigger && trigger.target !== elt) {
+      evt.preventDefault(); // an sse: event of the counters inside, bubbled up: not ours
+      return;
+    }
     const body = document.getElementById("sessions-body");
     if (elt.id !== "sessions-region" || !body || !trigger || trigger.type !== "sse:sessions-created") {
       return;
@@ -120,7 +124,7 @@
     const region = document.getElementById("flash");
     if (!region) return;
     const p = document.createElement("p");
-    p.className = "flash " + (evt.detail.error ? "flash-error" : "flash-success");
+    p.className = "flash " + (evt.detail.failed ? "flash-error" : "flash-success");
     p.textContent = evt.detail.message;
     region.replaceChildren(p);
   });
@@ -145,6 +149,55 @@
       p.textContent = "The server could not be reached. Check the connection and try again.";
       region.replaceChildren(p);
     }
+  });
+
+  // A table redraw is rendered by the server before it arrives: an event streamed meanwhile may
+  // describe a change the redraw does not have, and the redraw would overwrite the row that
+  // event refreshed. So a redraw that saw events go by is followed by one more.
+  // The redraw is known by its request: htmx also fires afterRequest on the region for requests
+  // of elements inside it that were swapped away (the counters, a row).
+  let redraw = null;
+  let missedDuringRedraw = false;
+
+  document.addEventListener("htmx:beforeSend", function (evt) {
+    const target = evt.detail.target;
+    if (target && target.id === "sessions-region") {
+      redraw = evt.detail.xhr;
+      missedDuringRedraw = false;
+    }
+  });
+
+  document.addEventListener("htmx:sseMessage", function () {
+    if (redraw) missedDuringRedraw = true;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    if (!redraw || evt.detail.xhr !== redraw) return;
+    redraw = null;
+    resyncWhenLoaded = missedDuringRedraw;
+    missedDuringRedraw = false;
+  });
+
+  // htmx processes the swapped-in region after this request ends; poll it once it can.
+  let resyncWhenLoaded = false;
+  document.addEventListener("htmx:load", function (evt) {
+    if (resyncWhenLoaded && evt.detail.elt.id === "sessions-region") {
+      resyncWhenLoaded = false;
+      htmx.trigger(evt.detail.elt, "poll");
+    }
+  });
+
+  // Filters pushed into the URL without their empty fields: a shorter link to share.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    if (evt.detail.elt.id !== "filters") return;
+    const params = evt.detail.parameters;
+    const names = params instanceof FormData ? Array.from(new Set(params.keys())) : Object.keys(params);
+    names.forEach(function (name) {
+      const value = params instanceof FormData ? params.get(name) : params[name];
+      if (value === "" || value === null) {
+        if (params instanceof FormData) params.delete(name); else delete params[name];
+      }
+    });
   });
 
   setInterval(tick, 1000);

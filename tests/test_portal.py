@@ -288,8 +288,8 @@ def test_hold_with_htmx_answers_the_updated_row_and_a_flash_event(portal, sessio
     body = response.content.decode()
     assert body.lstrip().startswith(f'<tr id="session-{session.id}" class="state-hold')
     assert "act-resume" in body
-    assert '"portal-flash"' in response["HX-Trigger"]
-    assert "Call put on hold." in response["HX-Trigger"]
+    assert '"portal-flash"' in response["HX-Trigger-After-Swap"]
+    assert "Call put on hold." in response["HX-Trigger-After-Swap"]
 
 
 def test_resume_takes_the_call_off_hold(portal, account):
@@ -309,7 +309,7 @@ def test_invite_adds_a_ringing_member(portal, session):
         **HTMX,
     )
     assert response.status_code == 200
-    assert "Inviting +15557654321" in response["HX-Trigger"]
+    assert "Inviting +15557654321" in response["HX-Trigger-After-Swap"]
     member = session.members.get(identity="+15557654321")
     assert member.call_state == MemberCallState.RINGING and member.call_sid.startswith("CA")
     session.refresh_from_db()
@@ -322,8 +322,8 @@ def test_invite_with_a_bad_destination_says_why_and_changes_nothing(portal, sess
         f"/live/sessions/{session.id}/invite", {"destination": "call bob"}, **HTMX
     )
     assert response.status_code == 200
-    assert "must be an E.164 number" in response["HX-Trigger"]
-    assert '"error": true' in response["HX-Trigger"]
+    assert "must be an E.164 number" in response["HX-Trigger-After-Swap"]
+    assert '"failed": true' in response["HX-Trigger-After-Swap"]
     assert (session.members.count(), SessionLogEntry.objects.count()) == before
 
 
@@ -331,7 +331,7 @@ def test_action_on_an_ended_call_is_explained_and_the_row_removed(portal, accoun
     ended = CallSessionFactory(account=account, ended=True, call_state=CallState.DISCONNECTED)
     response = portal.post(f"/live/sessions/{ended.id}/hold", **HTMX)
     assert response.content == b""
-    assert "That call has already ended." in response["HX-Trigger"]
+    assert "That call has already ended." in response["HX-Trigger-After-Swap"]
     plain = portal.post(f"/live/sessions/{ended.id}/hold", follow=True)
     assert [str(m) for m in plain.context["messages"]] == ["That call has already ended."]
 
@@ -340,7 +340,7 @@ def test_action_on_another_accounts_call_changes_nothing(portal, other_account):
     foreign = CallSessionFactory(account=other_account)
     response = portal.post(f"/live/sessions/{foreign.id}/hold", **HTMX)
     assert response.content == b""
-    assert "no longer available" in response["HX-Trigger"]
+    assert "no longer available" in response["HX-Trigger-After-Swap"]
     foreign.refresh_from_db()
     assert foreign.call_state == CallState.CONNECTED
     assert not SessionLogEntry.objects.filter(session=foreign).exists()
