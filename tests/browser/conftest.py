@@ -113,7 +113,9 @@ def _artifacts() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open its event loop runs in this
+# thread, and the async tests that follow the browser tests could not run their own.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
