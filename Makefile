@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/evovoice
 
-.PHONY: run test venv lint bench browser-deps
+.PHONY: run test venv lint bench browser-deps screenshots
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,6 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/run_all.py  # its own database (evovoice_bench) unless DATABASE_URL is set
+
+screenshots: venv browser-deps
+	UPDATE_SCREENSHOTS=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest tests/browser/test_screenshots.py -q
