@@ -403,3 +403,13 @@ def test_an_error_in_csv_is_one_response_status_record(api):
     header, record = response.content.decode().split("\r\n")[:2]
     assert header == "ResponseStatus"
     assert record.startswith('"{ErrorCode:NotFound,Message:""Session \'nope\' does not exist""')
+
+
+@pytest.mark.parametrize(
+    "path", ["/sessions/abc/nothing", "/api/", "/json/reply/", "/portal/active-sessions/extra"]
+)
+def test_unknown_api_paths_answer_a_servicestack_404(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json()["responseStatus"]["errorCode"] == "NotFound"
+    assert api.get(path + "?format=xml").content.startswith(b'<?xml version="1.0"')

@@ -21,4 +21,8 @@ urlpatterns = [
         r"^(?P<format>json|xml|csv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",
         views.PredefinedRouteView.as_view(),
     ),
+    re_path(
+        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions)(?:[/.].*)?$",
+        views.UnknownRouteView.as_view(),
+    ),
 ]

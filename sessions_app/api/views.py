@@ -260,3 +260,16 @@ class PredefinedRouteView(OperationView):
         return self._run(request, **kwargs)
 
     get = post = put = patch = delete = handle
+
+
+class UnknownRouteView(APIView):
+    """Any other path under the API's prefixes: a ServiceStack 404, in the negotiated format,
+    rather than the portal's HTML page."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def handle(self, request, *args, **kwargs):
+        return error_wire_response(404, "NotFound", f"No route for {request.path}")
+
+    get = post = put = patch = delete = handle
