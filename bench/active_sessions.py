@@ -32,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 import harness
 import httpx
 import orjson
-from psycopg.conninfo import conninfo_to_dict
 
 SESSIONS = 500
 MEMBERS_PER_SESSION = 3
@@ -358,11 +357,7 @@ def main() -> int:
     args = parser.parse_args()
     harness.exit_cleanly_on_sigterm()
 
-    url = harness.database_url()
-    database = conninfo_to_dict(url).get("dbname")
-    harness.ensure_database(url)
-    harness.migrate(url)
-    harness.setup_django(url)
+    url, database = harness.prepare_database()
     started = time.perf_counter()
     seed()
     print(

@@ -100,6 +100,16 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
+def prepare_database() -> tuple[str, str]:
+    """The bench database created if need be, migrated, and Django set up on it in this
+    process: returns (url, database name)."""
+    url = database_url()
+    ensure_database(url)
+    migrate(url)
+    setup_django(url)
+    return url, conninfo_to_dict(url).get("dbname")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))

@@ -45,7 +45,6 @@ from pathlib import Path
 import active_sessions
 import harness
 import httpx
-from psycopg.conninfo import conninfo_to_dict
 
 SESSIONS = active_sessions.SESSIONS
 USERNAME = active_sessions.USERNAME
@@ -732,11 +731,7 @@ def main() -> int:
     args = parser.parse_args()
     harness.exit_cleanly_on_sigterm()
 
-    url = harness.database_url()
-    database = conninfo_to_dict(url).get("dbname")
-    harness.ensure_database(url)
-    harness.migrate(url)
-    harness.setup_django(url)
+    url, database = harness.prepare_database()
     started = time.perf_counter()
     active_sessions.seed()
     print(

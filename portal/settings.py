@@ -97,6 +97,14 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DATABASE_POOL", True):
+    # Under ASGI every request runs in a fresh thread, so CONN_MAX_AGE cannot keep connections:
+    # a psycopg pool per process saves a connect per request (see bench/active_sessions.py).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("DATABASE_POOL_MAX", "10")),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs a server and a traffic simulator against one file: wait for locks.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

@@ -151,38 +151,37 @@
     }
   });
 
-  // A table redraw is rendered by the server before it arrives: an event streamed meanwhile may
-  // describe a change the redraw does not have, and the redraw would overwrite the row that
-  // event refreshed. So a redraw that saw events go by is followed by one more.
-  // The redraw is known by its request: htmx also fires afterRequest on the region for requests
-  // of elements inside it that were swapped away (the counters, a row).
-  let redraw = null;
-  let missedDuringRedraw = false;
+  // A table redraw is rendered by the server before it arrives, and its rows only listen for
+  // events once htmx has processed them: an event streamed in between may describe a change
+  // the redraw does not show. So a redraw that saw events go by is followed by one more.
+  let watching = false;
+  let missed = false;
 
   document.addEventListener("htmx:beforeSend", function (evt) {
     const target = evt.detail.target;
     if (target && target.id === "sessions-region") {
-      redraw = evt.detail.xhr;
-      missedDuringRedraw = false;
+      watching = true;
+      missed = false;
     }
   });
 
   document.addEventListener("htmx:sseMessage", function () {
-    if (redraw) missedDuringRedraw = true;
+    if (watching) missed = true;
   });
 
   document.addEventListener("htmx:afterRequest", function (evt) {
-    if (!redraw || evt.detail.xhr !== redraw) return;
-    redraw = null;
-    resyncWhenLoaded = missedDuringRedraw;
-    missedDuringRedraw = false;
+    const target = evt.detail.target;
+    if (watching && target && target.id === "sessions-region" && !evt.detail.successful) {
+      watching = false; // nothing will be swapped in
+    }
   });
 
-  // htmx processes the swapped-in region after this request ends; poll it once it can.
-  let resyncWhenLoaded = false;
+  // Fired once the swapped-in region is processed and its rows listen again.
   document.addEventListener("htmx:load", function (evt) {
-    if (resyncWhenLoaded && evt.detail.elt.id === "sessions-region") {
-      resyncWhenLoaded = false;
+    if (!watching || evt.detail.elt.id !== "sessions-region") return;
+    watching = false;
+    if (missed) {
+      missed = false;
       htmx.trigger(evt.detail.elt, "poll");
     }
   });
