@@ -147,6 +147,9 @@ def test_invite_to_invalid_destination_shows_a_readable_error_and_adds_no_member
     assert list(
         SessionMember.objects.filter(session=session).values_list("identity", flat=True)
     ) == [session.from_address]
+    # A refused action is an answer, not a failure: no page or console error.
+    assert page.errors == []
+    assert page.console_errors == []
 
 
 def test_without_javascript_hold_works_through_the_plain_form(user, account, new_page, server_url):

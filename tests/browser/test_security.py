@@ -68,20 +68,3 @@ def test_portal_in_use_causes_no_csp_violation_nor_script_error(
     assert violations == []
     assert page.errors == []
     assert page.console_errors == []
-
-
-def test_refused_action_shows_its_message_without_a_console_error(
-    user, account, new_page, server_url
-):
-    session = CallSessionFactory(account=account)
-    page = new_page()
-    sign_in(page, server_url, "alice", PASSWORD)
-
-    row = page.locator(f"#session-{session.id}")
-    row.locator("details.invite summary").click()
-    row.locator("input[name=destination]").fill("abc")
-    row.locator("button.act-invite").click()
-
-    expect(page.locator("#flash .flash-error")).to_contain_text("Destination must be")
-    assert page.errors == []
-    assert page.console_errors == []
