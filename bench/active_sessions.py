@@ -49,17 +49,34 @@ SEED = 2026  # the random choices below are the same on every run
 NEWEST = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # the newest session's creation time
 
 PATH = "/portal/active-sessions"
-LOG_MESSAGES = [
-    "Session started",
-    "Queued in Support",
-    "Ringing Bench Agent",
-    "Answered by Bench Agent",
-    "Recording started",
-    "Held by Bench Agent",
-    "Resumed by Bench Agent",
-    "Conference invite sent",
-    "Conference member answered",
-    "Note added",
+# A session's typed events, as (kind, data, actor name, via): a call's usual life.
+AGENT = {"call_sid": "CA-bench-agent", "name": "Bench Agent"}
+EVENTS = [
+    (
+        "session_started",
+        {
+            "direction": "Incoming",
+            "channel": "Voice",
+            "from_address": "+15550001111",
+            "to_address": "+15550002222",
+        },
+        "",
+        "system",
+    ),
+    ("queue_state_changed", {"changes": {"queue_state": ["None", "Queued"]}}, "", "system"),
+    ("answered", {"changes": {"answered_by_name": [None, "Bench Agent"]}}, "", "provider"),
+    ("console_data_changed", {"changes": {"console_data": [None, "T-1"]}}, "bench-user", "api"),
+    ("held", {"member": AGENT, "reason": "Transferring"}, "bench-user", "portal"),
+    ("resumed", {}, "bench-user", "portal"),
+    (
+        "member_invited",
+        {"destination": "+15557654321", "from_number": "+15550002222"},
+        "bench-user",
+        "api",
+    ),
+    ("member_answered", {"member": {"name": "+15557654321"}}, "", "provider"),
+    ("held", {"member": AGENT, "reason": "None"}, "bench-user", "api"),
+    ("note", {"message": "Recording started (via system)"}, "", "system"),
 ]
 
 
@@ -82,7 +99,7 @@ def seed() -> None:
         MemberRole,
         QueueState,
         Role,
-        SessionLogEntry,
+        SessionEvent,
         SessionMember,
         User,
     )
@@ -179,16 +196,20 @@ def seed() -> None:
                     )
                 )
             for order in range(LOG_ENTRIES_PER_SESSION):
+                kind, data, actor_name, via = EVENTS[order % len(EVENTS)]
                 log.append(
-                    SessionLogEntry(
+                    SessionEvent(
                         session=session,
                         date=created + timedelta(seconds=3 * order),
-                        message=LOG_MESSAGES[order % len(LOG_MESSAGES)],
+                        kind=kind,
+                        data=data,
+                        actor_name=actor_name,
+                        via=via,
                     )
                 )
         CallSession.objects.bulk_create(sessions, batch_size=500)
         SessionMember.objects.bulk_create(members, batch_size=1000)
-        SessionLogEntry.objects.bulk_create(log, batch_size=1000)
+        SessionEvent.objects.bulk_create(log, batch_size=1000)
 
 
 def sign_in(base_url: str) -> str:

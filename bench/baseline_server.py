@@ -8,9 +8,11 @@ with orjson in the same camelCase shape (nulls omitted, dates as `...T..:..:..mm
 
 What it leaves out, on purpose, is what our server pays for on top: authentication, permission
 scoping, Django's request/response cycle, DRF, ORM model instances, and the contract-driven
-renderer. The gap between the two is the price of those. It does its database work on the event
-loop (one connection serves one request at a time anyway), and it assumes the app's default
-table names (`sessions_app_<model>`).
+renderer. The gap between the two is the price of those. The log's messages are rendered from
+the typed events with the app's own `eventlog.render_message` (that is part of the payload,
+not machinery), so Django is set up for that one import and nothing else. It does its database
+work on the event loop (one connection serves one request at a time anyway), and it assumes
+the app's default table names (`sessions_app_<model>`).
 
 Run by `active_sessions.py` as `uvicorn baseline_server:app --app-dir bench`.
 """
@@ -18,9 +20,14 @@ Run by `active_sessions.py` as `uvicorn baseline_server:app --app-dir bench`.
 import os
 from collections import defaultdict
 
+import django
 import orjson
 import psycopg
 from psycopg.types.json import set_json_loads
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+django.setup()
+from sessions_app.eventlog import render_message  # noqa: E402 - needs the settings above
 
 
 def _utc(column: str) -> str:
@@ -96,11 +103,11 @@ WHERE session_id = ANY(%s)
 ORDER BY session_id, date_created, id
 """
 
-LOG_SQL = f"""
-SELECT session_id AS "sessionId", {_utc("date")} AS "date", message AS "message"
-FROM sessions_app_sessionlogentry
+EVENTS_SQL = f"""
+SELECT session_id, {_utc("date")}, kind, data, actor_name, via
+FROM sessions_app_sessionevent
 WHERE session_id = ANY(%s)
-ORDER BY session_id, date, id
+ORDER BY session_id, seq
 """
 
 CUSTOMER_NAMES_SQL = "SELECT id, name FROM sessions_app_customer WHERE id = ANY(%s)"
@@ -124,7 +131,10 @@ def active_sessions(conn: psycopg.Connection, account_id: str) -> bytes:
         sessions = _dicts(cursor.execute(SESSIONS_SQL, [account_id]))
         ids = [session["id"] for session in sessions]
         members = _by_session(_dicts(cursor.execute(MEMBERS_SQL, [ids])))
-        log = _by_session(_dicts(cursor.execute(LOG_SQL, [ids])))
+        log = defaultdict(list)
+        for session_id, date, kind, data, actor_name, via in cursor.execute(EVENTS_SQL, [ids]):
+            message = render_message(kind, data, actor_name, via)
+            log[session_id].append({"date": date, "message": message})
         # A customer's path lists its ancestors' ids top-down: "/top/child/this/".
         paths = [session.pop("customerPath", "") for session in sessions]
         customer_ids = list({cid for path in paths for cid in path.split("/") if cid})

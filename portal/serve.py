@@ -1,8 +1,10 @@
 """Serve the app with uvicorn: `python -m portal.serve [--simulate-traffic]`.
 
 Honours PORT (default 8000), HOST (default 127.0.0.1) and WEB_CONCURRENCY (worker processes,
-default 1). With --simulate-traffic, demo calls are generated inside the server process, so
-the single-process SQLite demo shows live traffic without a cross-process event channel.
+default 1). A thread retries provider reports that arrived before their call was known
+(`manage.py process_inbox` does the same on its own). With --simulate-traffic, demo calls are
+generated inside the server process, so the single-process SQLite demo shows live traffic
+without a cross-process event channel.
 """
 
 import argparse
@@ -19,10 +21,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     stop = threading.Event()
-    if args.simulate_traffic:
-        import django
+    import django
 
-        django.setup()
+    django.setup()
+    from sessions_app.services import process_inbox_forever
+
+    threading.Thread(target=process_inbox_forever, args=(stop,), daemon=True).start()
+    if args.simulate_traffic:
         from sessions_app.simulation import run
 
         threading.Thread(

@@ -174,6 +174,16 @@ TELEPHONY_PROVIDER = os.environ.get(
 )
 # Seconds before a simulated invited party answers (Ringing -> Connected); negative: never.
 SIMULATED_ANSWER_DELAY = float(os.environ.get("SIMULATED_ANSWER_DELAY", "3"))
+# Seconds every simulated provider operation takes: shows what a slow provider does.
+SIMULATED_PROVIDER_LATENCY = float(os.environ.get("SIMULATED_PROVIDER_LATENCY", "0"))
+
+# An action that finds another one's provider call in flight on the same session waits this
+# long for it, then answers 409 naming it. A claim older than the second value is abandoned
+# (its process died mid-call) and taken over.
+SESSION_ACTION_WAIT_SECONDS = float(os.environ.get("SESSION_ACTION_WAIT_SECONDS", "10"))
+SESSION_ACTION_STALE_SECONDS = float(os.environ.get("SESSION_ACTION_STALE_SECONDS", "120"))
+# A provider report about a call no session has is retried for this long, then ignored.
+PROVIDER_INBOX_RETRY_SECONDS = float(os.environ.get("PROVIDER_INBOX_RETRY_SECONDS", "600"))
 
 # Live events: "postgres" (LISTEN/NOTIFY, works across processes) or "local" (one process).
 EVENTS_BACKEND = os.environ.get(

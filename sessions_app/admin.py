@@ -1,13 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from . import services
 from .models import (
     Account,
+    ActionInFlight,
     ApiAuthSession,
     CallSession,
     Customer,
     Endpoint,
-    SessionLogEntry,
+    ProviderInboxEntry,
+    SessionEvent,
     SessionMember,
     User,
 )
@@ -34,6 +37,17 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ("name", "id")
     list_select_related = ("account", "parent")
 
+    def save_model(self, request, obj, form, change):
+        """A changed parent moves the whole subtree (`services.customer_move`)."""
+        if change and "parent" in form.changed_data:
+            new_parent = obj.parent_id
+            obj.parent_id = form.initial.get("parent")  # saved as it was; the move does the rest
+            super().save_model(request, obj, form, change)
+            services.customer_move(customer_id=obj.pk, parent_id=new_parent)
+            obj.refresh_from_db()
+        else:
+            super().save_model(request, obj, form, change)
+
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
@@ -48,10 +62,14 @@ class SessionMemberInline(admin.TabularInline):
     extra = 0
 
 
-class SessionLogInline(admin.TabularInline):
-    model = SessionLogEntry
+class SessionEventInline(admin.TabularInline):
+    model = SessionEvent
     extra = 0
-    readonly_fields = ("date", "message", "actor", "via")
+    fields = readonly_fields = ("seq", "date", "kind", "data", "actor_name", "via")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(CallSession)
@@ -60,7 +78,7 @@ class CallSessionAdmin(admin.ModelAdmin):
     list_filter = ("account", "channel", "call_state", "ended")
     search_fields = ("id", "from_address", "to_address", "from_name", "call_sid")
     list_select_related = ("account",)
-    inlines = [SessionMemberInline, SessionLogInline]
+    inlines = [SessionMemberInline, SessionEventInline]
 
 
 @admin.register(SessionMember)
@@ -69,10 +87,38 @@ class SessionMemberAdmin(admin.ModelAdmin):
     search_fields = ("identity", "call_sid")
 
 
-@admin.register(SessionLogEntry)
-class SessionLogEntryAdmin(admin.ModelAdmin):
-    list_display = ("date", "message", "via", "actor", "session")
-    list_filter = ("via",)
+@admin.register(SessionEvent)
+class SessionEventAdmin(admin.ModelAdmin):
+    """The event log is append-only: readable here, never edited."""
+
+    list_display = ("seq", "date", "kind", "via", "actor_name", "session")
+    list_filter = ("kind", "via")
+    readonly_fields = ("seq", "session", "kind", "data", "actor", "actor_name", "via", "date")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProviderInboxEntry)
+class ProviderInboxEntryAdmin(admin.ModelAdmin):
+    """What the telephony provider reported, and what became of each report."""
+
+    list_display = ("id", "received_at", "provider", "kind", "call_sid", "status", "note")
+    list_filter = ("status", "provider", "kind")
+    search_fields = ("call_sid", "event_id")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ActionInFlight)
+class ActionInFlightAdmin(admin.ModelAdmin):
+    """Provider calls under way; a row left by a crashed process is taken over when stale."""
+
+    list_display = ("session", "action", "actor_name", "via", "started_at")
 
 
 @admin.register(ApiAuthSession)

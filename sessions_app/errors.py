@@ -63,6 +63,21 @@ class SessionEnded(InvalidState):
 
 
 class TelephonyFailed(DomainError):
-    """The telephony provider refused or failed the action; nothing was changed (502)."""
+    """The telephony provider refused or failed the action (502). Only what the provider
+    really did before failing is recorded, with the failure, as the session's event."""
 
     code = "TelephonyError"
+
+
+class ActionInProgress(InvalidState):
+    """Another action's provider call on this session has not finished (409)."""
+
+    code = "ActionInProgress"
+
+    def __init__(self, *, action: str, started_by: str, started_at):
+        """`started_by` reads like 'alice via API' or 'the system'."""
+        super().__init__(
+            f"Another action is in progress on this session: {action}, started by "
+            f"{started_by} at {started_at:%H:%M:%S} UTC"
+        )
+        self.action = action

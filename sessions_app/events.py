@@ -1,4 +1,7 @@
-"""Session change events, published by the services after commit.
+"""Live notices of session changes, published by the services after commit.
+
+A notice says only which session changed, how (created, changed or ended) and the sequence
+number of the recorded event (`models.SessionEvent`); listeners read what they need.
 
 Two backends, chosen by `settings.EVENTS_BACKEND`:
 - "postgres": `pg_notify` on one channel, so a change handled by one server process reaches
@@ -22,24 +25,25 @@ CHANNEL = "session_events"
 
 
 @dataclass(frozen=True)
-class SessionEvent:
+class Notice:
     session_id: str
     account_id: str
     kind: str  # "created", "changed" or "ended"
+    seq: int | None = None  # the recorded event's sequence number
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, payload: str) -> "SessionEvent":
+    def from_json(cls, payload: str) -> "Notice":
         return cls(**json.loads(payload))
 
 
-_subscribers: set[Callable[[SessionEvent], None]] = set()
+_subscribers: set[Callable[[Notice], None]] = set()
 _subscribers_lock = threading.Lock()
 
 
-def subscribe(callback: Callable[[SessionEvent], None]) -> Callable[[], None]:
+def subscribe(callback: Callable[[Notice], None]) -> Callable[[], None]:
     """Call `callback(event)` for every event this process hears; returns the unsubscribe."""
     with _subscribers_lock:
         _subscribers.add(callback)
@@ -51,29 +55,31 @@ def subscribe(callback: Callable[[SessionEvent], None]) -> Callable[[], None]:
     return unsubscribe
 
 
-def dispatch(event: SessionEvent) -> None:
-    """Hand an event to this process's subscribers. Never raises: a bad listener is logged."""
+def dispatch(notice: Notice) -> None:
+    """Hand a notice to this process's subscribers. Never raises: a bad listener is logged."""
     with _subscribers_lock:
         callbacks = list(_subscribers)
     for callback in callbacks:
         try:
-            callback(event)
+            callback(notice)
         except Exception:  # a broken page stream must not break the writer
             logger.exception("session event subscriber failed")
 
 
-def _send(event: SessionEvent) -> None:
+def _send(notice: Notice) -> None:
     if settings.EVENTS_BACKEND == "postgres":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, event.to_json()])
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, notice.to_json()])
     else:
-        dispatch(event)
+        dispatch(notice)
 
 
-def publish_on_commit(*, session_id: str, account_id: str, kind: str = "changed") -> None:
+def publish_on_commit(
+    *, session_id: str, account_id: str, kind: str = "changed", seq: int | None = None
+) -> None:
     """Publish once the current transaction commits; a rolled-back change is never heard."""
-    event = SessionEvent(session_id=session_id, account_id=account_id, kind=kind)
-    transaction.on_commit(lambda: _send(event))
+    notice = Notice(session_id=session_id, account_id=account_id, kind=kind, seq=seq)
+    transaction.on_commit(lambda: _send(notice))
 
 
 # --- the PostgreSQL listener: one LISTEN connection per process, started on first use --------
@@ -114,7 +120,7 @@ def _listen_forever() -> None:
                     # Wakes at least every second so that stop_listener() is honoured.
                     for notify in conn.notifies(timeout=1.0):
                         try:
-                            dispatch(SessionEvent.from_json(notify.payload))
+                            dispatch(Notice.from_json(notify.payload))
                         except (TypeError, ValueError):
                             logger.warning("ignoring malformed session event %r", notify.payload)
         except Exception:

@@ -2,14 +2,15 @@
 validated, and applied on top of the user-scoped selector."""
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Min, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from . import selectors
+from .dates import parse_start_date
+from .errors import ValidationFailed
 from .models import CallSession, CallState, Channel, Direction, QueueState, User
 
 
@@ -29,10 +30,10 @@ class SessionFilters:
         values = {f.name: query.get(f.name, "").strip()[:100] for f in fields(cls)}
         problems = []
         for name, choices in (("state", CallState), ("channel", Channel), ("direction", Direction)):
-            if values[name] and values[name] not in choices.values:
+            if values[name] and values[name] not in choices.values():
                 problems.append(f"Unknown {name} '{values[name]}' ignored.")
                 values[name] = ""
-        if values["start"] and _parse_start(values["start"]) is None:
+        if values["start"] and _start(values["start"]) is None:
             problems.append(f"Start date '{values['start']}' is not a date; ignored.")
             values["start"] = ""
         return cls(**values), problems
@@ -53,7 +54,7 @@ class SessionFilters:
             user=user,
             account_id=self.account or None,
             customer_id=self.customer or None,
-            start_date=_parse_start(self.start) if self.start else None,
+            start_date=_start(self.start),
         )
         if self.state:
             queryset = queryset.filter(call_state=self.state)
@@ -72,17 +73,11 @@ class SessionFilters:
         return queryset
 
 
-def _parse_start(value: str) -> datetime | None:
+def _start(value: str) -> datetime | None:
     try:
-        parsed = parse_datetime(value)
-        if parsed is None:
-            day = parse_date(value)
-            parsed = datetime(day.year, day.month, day.day) if day else None
-    except ValueError:
+        return parse_start_date(value)
+    except ValidationFailed:
         return None
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 @dataclass(frozen=True)

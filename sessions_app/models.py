@@ -5,10 +5,27 @@ names so the database, the wire and the admin all read the same words.
 """
 
 import secrets
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.functions import Concat
 from django.utils import timezone
+
+from .wire.enums import (
+    FlowChannels,
+    SessionCallState,
+    SessionDialState,
+    SessionDirections,
+    SessionHoldReasons,
+    SessionMemberCallState,
+    SessionMemberRoles,
+    SessionQueueStates,
+    choices_of,
+)
 
 
 def new_id() -> str:
@@ -23,60 +40,28 @@ class Role(models.TextChoices):
     SYSTEM_ADMINISTRATOR = "SystemAdministrator"
 
 
-class DialState(models.TextChoices):
-    NONE = "None"
-    ACTIVE = "Active"
+# The one order of roles: each implies the ones before it.
+ROLE_ORDER: tuple[str, ...] = (Role.USER, Role.MANAGER, Role.SYSTEM_ADMINISTRATOR)
 
 
-class CallState(models.TextChoices):
-    DISCONNECTED = "Disconnected"
-    RINGING = "Ringing"
-    CONNECTED = "Connected"
-    HOLD = "Hold"
-    PASSIVE = "Passive"
+def role_rank(role: str) -> int:
+    """0 for no role, then 1, 2, 3 in `ROLE_ORDER`."""
+    return ROLE_ORDER.index(role) + 1 if role in ROLE_ORDER else 0
 
 
-class QueueState(models.TextChoices):
-    NONE = "None"
-    QUEUED = "Queued"
-    RINGING = "Ringing"
-    CONNECTED = "Connected"
-    HOLD = "Hold"
-    DISCONNECTED = "Disconnected"
-
-
-class Channel(models.TextChoices):
-    VOICE = "Voice"
-    CHAT = "Chat"
-    FAX = "Fax"
-
-
-class HoldReason(models.TextChoices):
-    NONE = "None"
-    TRANSFERRING = "Transferring"
-
-
-class MemberCallState(models.TextChoices):
-    NONE = "None"
-    RINGING = "Ringing"
-    CONNECTED = "Connected"
-    HOLD = "Hold"
-
-
-class MemberRole(models.TextChoices):
-    NONE = "None"
-    CALLER = "Caller"
-    AGENT = "Agent"
-    TRANSFER = "Transfer"
-
-
-class Direction(models.TextChoices):
-    INCOMING = "Incoming"
-    OUTGOING = "Outgoing"
+# The Evo Voice enums (declared once, in the wire contracts) under the names this app uses.
+DialState = SessionDialState
+CallState = SessionCallState
+QueueState = SessionQueueStates
+Channel = FlowChannels
+HoldReason = SessionHoldReasons
+MemberCallState = SessionMemberCallState
+MemberRole = SessionMemberRoles
+Direction = SessionDirections
 
 
 class Via(models.TextChoices):
-    """Through what a change was made, recorded on every log entry."""
+    """Through what a change was made, recorded on every event."""
 
     API = "api"
     PORTAL = "portal"
@@ -84,7 +69,7 @@ class Via(models.TextChoices):
     SYSTEM = "system"
 
 
-# The one table of call-state moves. Anything not listed is refused with InvalidTransition.
+# The one table of call-state moves. Anything not listed is refused with InvalidState.
 # Disconnected is terminal: an ended session accepts no action at all.
 CALL_STATE_TRANSITIONS: dict[str, frozenset[str]] = {
     CallState.RINGING: frozenset({CallState.CONNECTED, CallState.PASSIVE, CallState.DISCONNECTED}),
@@ -100,9 +85,41 @@ INVITE_ALLOWED_FROM: frozenset[str] = frozenset({CallState.CONNECTED, CallState.
 # Only calls carry audio that can be held or conferenced.
 HOLDABLE_CHANNELS: frozenset[str] = frozenset({Channel.VOICE})
 
+MAX_CONFERENCE_MEMBERS = 10
+
 
 def call_state_move_allowed(current: str, target: str) -> bool:
     return target in CALL_STATE_TRANSITIONS.get(current, frozenset())
+
+
+@dataclass(frozen=True)
+class SessionActions:
+    """What may be done to a session now. The services refuse anything not allowed here and
+    the portal offers exactly these buttons, so the two can never disagree."""
+
+    hold: bool
+    resume: bool
+    invite: bool
+    end: bool
+
+    @property
+    def any(self) -> bool:
+        return self.hold or self.resume or self.invite or self.end
+
+
+def allowed_actions(*, channel: str, call_state: str, ended: bool) -> SessionActions:
+    """The actions a session in this state allows (see `CALL_STATE_TRANSITIONS`)."""
+    active = not ended and call_state != CallState.DISCONNECTED
+    audio = active and channel in HOLDABLE_CHANNELS
+    return SessionActions(
+        # Holding a held call is allowed: it changes nothing (or holds one more member).
+        hold=audio
+        and (call_state == CallState.HOLD or call_state_move_allowed(call_state, CallState.HOLD)),
+        # Only a held call resumes: Ringing/Passive -> Connected is an answer, not a resume.
+        resume=audio and call_state == CallState.HOLD,
+        invite=audio and call_state in INVITE_ALLOWED_FROM,
+        end=active,
+    )
 
 
 class Account(models.Model):
@@ -136,13 +153,27 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["path"]
+        constraints = [
+            # The path ends with the customer's own id; that it starts with its parent's path
+            # is checked by a PostgreSQL constraint trigger (migration 0004), since a CHECK
+            # cannot read the parent's row. `services.customer_move` keeps both true.
+            models.CheckConstraint(
+                condition=models.Q(
+                    path__endswith=Concat(models.Value("/"), "id", models.Value("/"))
+                ),
+                name="customer_path_ends_with_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args, **kwargs):
-        prefix = self.parent.path if self.parent_id else "/"
-        self.path = f"{prefix}{self.id}/"
+        # A new customer's path follows from its parent. Moving one is `services.customer_move`,
+        # which rewrites the whole subtree; a plain save never changes a path.
+        if self._state.adding or not self.path:
+            prefix = self.parent.path if self.parent_id else "/"
+            self.path = f"{prefix}{self.id}/"
         super().save(*args, **kwargs)
 
     @property
@@ -189,12 +220,8 @@ class User(AbstractUser):
     @property
     def evo_roles(self) -> list[str]:
         """Roles as Evo Voice reports them: each role implies the ones below it."""
-        order = [Role.USER, Role.MANAGER, Role.SYSTEM_ADMINISTRATOR]
-        if self.is_superuser:
-            return [str(r) for r in order]
-        if self.role not in order:
-            return []
-        return [str(r) for r in order[: order.index(Role(self.role)) + 1]]
+        rank = len(ROLE_ORDER) if self.is_superuser else role_rank(self.role)
+        return [str(role) for role in ROLE_ORDER[:rank]]
 
 
 class CallSession(models.Model):
@@ -209,19 +236,21 @@ class CallSession(models.Model):
         Endpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
     )
 
-    dial_state = models.CharField(max_length=12, choices=DialState.choices, default=DialState.NONE)
+    dial_state = models.CharField(
+        max_length=12, choices=choices_of(DialState), default=DialState.NONE
+    )
     call_state = models.CharField(
-        max_length=12, choices=CallState.choices, default=CallState.RINGING
+        max_length=12, choices=choices_of(CallState), default=CallState.RINGING
     )
     queue_state = models.CharField(
-        max_length=12, choices=QueueState.choices, default=QueueState.NONE
+        max_length=12, choices=choices_of(QueueState), default=QueueState.NONE
     )
-    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.VOICE)
+    channel = models.CharField(max_length=8, choices=choices_of(Channel), default=Channel.VOICE)
     direction = models.CharField(
-        max_length=8, choices=Direction.choices, default=Direction.INCOMING
+        max_length=8, choices=choices_of(Direction), default=Direction.INCOMING
     )
     hold_reason = models.CharField(
-        max_length=12, choices=HoldReason.choices, default=HoldReason.NONE
+        max_length=12, choices=choices_of(HoldReason), default=HoldReason.NONE
     )
 
     date_completed = models.DateTimeField(null=True, blank=True)
@@ -261,9 +290,61 @@ class CallSession(models.Model):
                 condition=models.Q(ended=False),
             ),
         ]
+        constraints = [
+            # Ended and Disconnected are one fact stated twice on the wire: never apart.
+            models.CheckConstraint(
+                condition=models.Q(ended=True, call_state=CallState.DISCONNECTED)
+                | (models.Q(ended=False) & ~models.Q(call_state=CallState.DISCONNECTED)),
+                name="session_ended_iff_disconnected",
+            ),
+            # An ended call is on nobody's hold, and it ended at some time.
+            models.CheckConstraint(
+                condition=models.Q(ended=False)
+                | models.Q(
+                    hold_reason=HoldReason.NONE,
+                    held_by_user_id__isnull=True,
+                    hold_queue_name__isnull=True,
+                    held_at__isnull=True,
+                    date_completed__isnull=False,
+                ),
+                name="session_ended_clears_hold",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.from_address or '?'} -> {self.to_address or '?'}"
+
+    # Presenters: templates ask these rather than comparing state strings.
+
+    @cached_property
+    def actions(self) -> SessionActions:
+        return allowed_actions(channel=self.channel, call_state=self.call_state, ended=self.ended)
+
+    @property
+    def is_held(self) -> bool:
+        return self.call_state == CallState.HOLD
+
+    @property
+    def is_incoming(self) -> bool:
+        return self.direction == Direction.INCOMING
+
+    @property
+    def in_queue(self) -> bool:
+        return self.queue_state != QueueState.NONE
+
+    @property
+    def is_dialing(self) -> bool:
+        return self.dial_state == DialState.ACTIVE
+
+    @property
+    def has_hold_reason(self) -> bool:
+        return self.hold_reason != HoldReason.NONE
+
+    @property
+    def own_number(self) -> str | None:
+        """The session's own number: the one called for incoming calls, the caller for
+        outgoing ones. The default caller ID of an invite."""
+        return self.to_address if self.is_incoming else self.from_address
 
 
 class SessionMember(models.Model):
@@ -277,37 +358,171 @@ class SessionMember(models.Model):
     avatar_url = models.CharField(max_length=500, null=True, blank=True)
     application_data = models.JSONField(default=dict, blank=True)
     call_state = models.CharField(
-        max_length=12, choices=MemberCallState.choices, default=MemberCallState.NONE
+        max_length=12, choices=choices_of(MemberCallState), default=MemberCallState.NONE
     )
-    role = models.CharField(max_length=10, choices=MemberRole.choices, default=MemberRole.NONE)
+    role = models.CharField(max_length=10, choices=choices_of(MemberRole), default=MemberRole.NONE)
     call_sid = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     muted = models.BooleanField(default=False)
     date_created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["session", "date_created", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "call_sid"],
+                condition=models.Q(call_sid__isnull=False),
+                name="member_call_sid_once_per_session",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.role} {self.identity}"
 
+    @property
+    def name(self) -> str:
+        return self.display_name or self.identity or self.call_sid or "A member"
 
-class SessionLogEntry(models.Model):
-    """One line of a session's audit log: `SessionLogInfo`, plus who did it and through what."""
+    @property
+    def on_call(self) -> bool:
+        """Still on the call (ringing, talking or held): has a leg the provider may hang up."""
+        return self.call_state != MemberCallState.NONE
 
-    session = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="log")
-    date = models.DateTimeField(default=timezone.now)
-    message = models.TextField()
+
+class EventKind(models.TextChoices):
+    """What happened to a session: one event of one kind per action."""
+
+    SESSION_STARTED = "session_started"
+    ANSWERED = "answered"
+    HELD = "held"
+    RESUMED = "resumed"
+    HOLD_REASON_CHANGED = "hold_reason_changed"
+    CALL_STATE_CHANGED = "call_state_changed"
+    QUEUE_STATE_CHANGED = "queue_state_changed"
+    CONSOLE_DATA_CHANGED = "console_data_changed"
+    MEMBER_INVITED = "member_invited"
+    MEMBER_ANSWERED = "member_answered"
+    MEMBER_LEFT = "member_left"
+    MEMBER_HELD = "member_held"
+    MEMBER_RESUMED = "member_resumed"
+    MEMBER_MUTED = "member_muted"
+    MEMBER_UNMUTED = "member_unmuted"
+    ENDED = "ended"
+    PROVIDER_FAILED = "provider_failed"
+    NOTE = "note"  # a log line from before events were typed (migration 0003)
+
+
+class SessionEvent(models.Model):
+    """One change to a session: the session's log, its live updates and (later) the event
+    stream for programs all read this table.
+
+    `seq` is global and strictly increasing in commit order (events are inserted under one
+    transaction-level lock, see `services.unit.record`), so "every event after N" is exact.
+    `data` holds the facts of the change: `changes` ({field: [before, after]} of the session),
+    `members` ({call_sid: {field: [before, after]}}), and kind-specific values (`member`,
+    `reason`, `destination`, `error`, ...). The wire `Log` is rendered from it (`eventlog`).
+    """
+
+    seq = models.BigAutoField(primary_key=True)
+    session = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The actor's username when it acted (kept if the user is renamed or deleted).
+    actor_name = models.CharField(max_length=150, blank=True)
     via = models.CharField(max_length=10, choices=Via.choices, default=Via.SYSTEM)
+    date = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["session", "date", "id"]
-        verbose_name_plural = "session log entries"
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["session", "seq"], name="event_session_seq_idx")]
 
     def __str__(self) -> str:
-        return self.message
+        return f"#{self.seq} {self.kind}"
+
+    @property
+    def message(self) -> str:
+        """The event as a log line (`eventlog.render_message`)."""
+        from .eventlog import render_message  # eventlog names this module's kinds
+
+        return render_message(self.kind, self.data, self.actor_name, self.via)
+
+
+class ActionInFlight(models.Model):
+    """An action whose provider call is under way: at most one per session.
+
+    Claimed (inserted) with the session row locked, before the provider is called with no
+    transaction open; deleted when the outcome is recorded. A second action on the session
+    waits for it to go, or is told what is in progress, by whom and since when.
+    """
+
+    session = models.OneToOneField(
+        CallSession, on_delete=models.CASCADE, primary_key=True, related_name="action_in_flight"
+    )
+    action = models.CharField(max_length=40)
+    actor_name = models.CharField(max_length=150)
+    via = models.CharField(max_length=10, choices=Via.choices)
+    started_at = models.DateTimeField(default=timezone.now)
+    token = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.session_id}"
+
+
+class InboxStatus(models.TextChoices):
+    PENDING = "pending"  # not applied yet: waits for its call to be known, then retried
+    APPLIED = "applied"  # recorded as an event
+    IGNORED = "ignored"  # nothing to do (stale, duplicate effect, or its call never appeared)
+
+
+class ProviderInboxEntry(models.Model):
+    """One report from the telephony provider (a call answered, a leg hung up, ...).
+
+    Reports are stored before they are applied, de-duplicated by the provider's event id, and
+    applied exactly once, in order per call, through the same action unit as user actions. A
+    report about a call not (yet) known stays pending and is retried when that call commits.
+    """
+
+    provider = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=200)
+    call_sid = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=24)
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=10, choices=InboxStatus.choices, default=InboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=300, blank=True)
+    session = models.ForeignKey(
+        CallSession, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    session_event = models.ForeignKey(
+        SessionEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "provider inbox entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="inbox_event_once_per_provider"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="inbox_pending_idx",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} {self.call_sid} ({self.status})"
 
 
 class ApiAuthSession(models.Model):

@@ -1,10 +1,8 @@
-"""Who may see what: one predicate used by the API and the portal alike."""
+"""Who may see what: one predicate used by the API, the portal and the live streams."""
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from .models import Role, User
-
-ROLE_RANK = {Role.NONE: 0, Role.USER: 1, Role.MANAGER: 2, Role.SYSTEM_ADMINISTRATOR: 3}
+from .models import Role, User, role_rank
 
 
 def has_role(user, role: str) -> bool:
@@ -13,7 +11,17 @@ def has_role(user, role: str) -> bool:
         return False
     if user.is_superuser:
         return True
-    return ROLE_RANK.get(user.role, 0) >= ROLE_RANK[role]
+    return role_rank(user.role) >= role_rank(role)
+
+
+def account_ids_visible_to(user) -> QuerySet | list | None:
+    """The ids of the accounts `user` may see: None for all of them (administrators), else a
+    lazy query (or an empty list for a user without a role)."""
+    if not has_role(user, Role.USER):
+        return []
+    if user.sees_all_accounts:
+        return None
+    return user.accounts.values_list("id", flat=True)
 
 
 def account_scope(user: User, field: str = "account_id") -> Q:
@@ -22,8 +30,9 @@ def account_scope(user: User, field: str = "account_id") -> Q:
     `field` names the account column of the queryset's model. The account ids come from a
     subquery, so the scope costs no extra round trip.
     """
-    if not has_role(user, Role.USER):
-        return Q(pk__in=[])
-    if user.sees_all_accounts:
+    ids = account_ids_visible_to(user)
+    if ids is None:
         return Q()
-    return Q(**{f"{field}__in": user.accounts.values("id")})
+    if isinstance(ids, list):
+        return Q(pk__in=[])
+    return Q(**{f"{field}__in": ids})

@@ -7,7 +7,8 @@ from datetime import datetime
 from django.db.models import Prefetch, QuerySet
 
 from .errors import SessionNotFound
-from .models import Account, CallSession, Customer, SessionLogEntry, SessionMember, User
+from .eventlog import render_message
+from .models import Account, CallSession, Customer, SessionEvent, SessionMember, User
 from .permissions import account_scope
 
 
@@ -27,8 +28,13 @@ def sessions_visible_to(user: User) -> QuerySet[CallSession]:
 def _with_details(queryset: QuerySet[CallSession]) -> QuerySet[CallSession]:
     return queryset.select_related("account", "customer", "endpoint").prefetch_related(
         Prefetch("members", queryset=SessionMember.objects.order_by("date_created", "id")),
-        Prefetch("log", queryset=SessionLogEntry.objects.order_by("date", "id")),
+        Prefetch("events", queryset=SessionEvent.objects.order_by("seq")),
     )
+
+
+def log_line(date: datetime, kind: str, data: dict, actor_name: str, via: str) -> dict:
+    """One `SessionLogInfo` record: the event's date and its message."""
+    return {"date": date, "message": render_message(kind, data, actor_name, via)}
 
 
 def attach_breadcrumbs(sessions: list[CallSession]) -> list[CallSession]:
@@ -97,14 +103,15 @@ _MEMBER_COLUMNS = (
     "call_sid",
     "muted",
 )
-_LOG_COLUMNS = ("session_id", "date", "message")
+_EVENT_COLUMNS = ("session_id", "date", "kind", "data", "actor_name", "via")
 
 
 def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
     """`queryset` as dicts, newest first: the session's columns (model attribute names) plus
     `account__name`, `customer__name`, `endpoint__name`, `members` and `log` (lists of dicts in
-    their order) and `breadcrumb` ([(id, name)] from the top customer down). Four queries,
-    whatever the number of sessions."""
+    their order: `log` has each event's `date` and rendered `message`) and `breadcrumb` (dicts
+    of `id` and `name` from the top customer down). Four queries, whatever the number of
+    sessions."""
     records = list(queryset.order_by("-date_created", "-id").values(*_SESSION_COLUMNS))
     if not records:
         return records
@@ -116,11 +123,9 @@ def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
     )
     for row in member_rows.values(*_MEMBER_COLUMNS):
         members[row["session_id"]].append(row)
-    log_rows = SessionLogEntry.objects.filter(session_id__in=ids).order_by(
-        "session_id", "date", "id"
-    )
-    for row in log_rows.values_list(*_LOG_COLUMNS):
-        log[row[0]].append(row)
+    event_rows = SessionEvent.objects.filter(session_id__in=ids).order_by("session_id", "seq")
+    for session_id, *event in event_rows.values_list(*_EVENT_COLUMNS):
+        log[session_id].append(log_line(*event))
     paths = {record["customer__path"] for record in records if record["customer__path"]}
     crumb_ids = {cid for path in paths for cid in path.split("/") if cid}
     names = dict(Customer.objects.filter(pk__in=crumb_ids).values_list("id", "name"))
@@ -128,7 +133,9 @@ def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
         record["members"] = members[record["id"]]
         record["log"] = log[record["id"]]
         path = record["customer__path"] or ""
-        record["breadcrumb"] = [(cid, names[cid]) for cid in path.split("/") if cid in names]
+        record["breadcrumb"] = [
+            {"id": cid, "name": names[cid]} for cid in path.split("/") if cid in names
+        ]
     return records
 
 
@@ -146,7 +153,8 @@ def session_record_for(*, user: User, session_id: str) -> dict:
 
 
 def session_get_for(*, user: User, session_id: str) -> CallSession:
-    """One session with everything loaded, or SessionNotFound if it is not the user's."""
+    """One session with everything loaded (members, events), or SessionNotFound if it is not
+    the user's."""
     sessions = list(_with_details(sessions_visible_to(user).filter(pk=session_id)))
     if not sessions:
         raise SessionNotFound(session_id)

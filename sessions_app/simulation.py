@@ -1,8 +1,10 @@
 """Demo traffic: calls arrive ringing, get answered, queue, hold, conference and end.
 
-Every step goes through the services, so the portal sees exactly what real traffic would do
-(log entries, events). Used by `manage.py simulate_traffic` and, in the single-process demo,
-by `portal.serve --simulate-traffic`.
+What happens at the telephony side (an agent answering, a caller hanging up) is reported by
+the simulated provider through the provider inbox, as real status callbacks would be; what a
+supervisor or a program does (hold, resume, invite) goes through the same actions as the API.
+So the portal sees exactly what real traffic would do. Used by `manage.py simulate_traffic` and,
+in the single-process demo, by `portal.serve --simulate-traffic`.
 """
 
 import logging
@@ -21,12 +23,13 @@ from .models import (
     Direction,
     HoldReason,
     QueueState,
-    Via,
 )
+from .telephony import ReportKind
+from .telephony.simulated import SimulatedProvider, new_sid
 
 logger = logging.getLogger(__name__)
 
-SIMULATOR = services.Actor(user=None, via=Via.SYSTEM)
+SIMULATOR = services.SYSTEM
 NAMES = [
     "Ada Lovelace",
     "Grace Hopper",
@@ -59,6 +62,7 @@ def step(rng: random.Random) -> str:
         session = services.session_start(
             actor=SIMULATOR,
             account_id=account.id,
+            call_sid=new_sid("CA"),
             customer=rng.choice(customers) if customers else None,
             endpoint=rng.choice(endpoints) if endpoints else None,
             direction=rng.choice([Direction.INCOMING, Direction.INCOMING, Direction.OUTGOING]),
@@ -70,14 +74,17 @@ def step(rng: random.Random) -> str:
         )
         return f"new call {session.id}"
     session = rng.choice(active)
+    provider = services.get_provider()
+    telephony = provider if isinstance(provider, SimulatedProvider) else None
     try:
         if session.call_state == CallState.RINGING:
             endpoint = session.endpoint
-            name = endpoint.name if endpoint else "Agent"
-            services.session_answer(
-                actor=SIMULATOR,
-                session_id=session.id,
-                answered_by_name=name,
+            if telephony is None or not session.call_sid:
+                return "idle"  # a real provider reports its own answers
+            telephony.report_now(
+                session.call_sid,
+                ReportKind.ANSWERED,
+                answered_by_name=endpoint.name if endpoint else "Agent",
                 answered_by_id=endpoint.id if endpoint else None,
             )
             return f"answered {session.id}"
@@ -102,7 +109,10 @@ def step(rng: random.Random) -> str:
             )
             return f"invited into {session.id}"
         if roll > 0.6:
-            services.session_end(actor=SIMULATOR, session_id=session.id)
+            if telephony is not None and session.call_sid:  # the caller hangs up
+                telephony.report_now(session.call_sid, ReportKind.COMPLETED)
+            else:
+                services.session_end(actor=SIMULATOR, session_id=session.id)
             return f"ended {session.id}"
     except DomainError as error:  # a user acted on the same call first: fine, move on
         return f"skipped {session.id}: {error}"

@@ -30,7 +30,7 @@ from .api.openapi import build_openapi
 from .errors import DomainError, SessionEnded, SessionNotFound, TelephonyFailed
 from .filters import SessionFilters, session_counters
 from .models import CallState, Channel, Direction, HoldReason, Role, Via
-from .permissions import has_role
+from .permissions import account_ids_visible_to, has_role
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ def _row_settings(request: HttpRequest) -> dict:
     return {
         "hold_warn": settings.HOLD_WARN_SECONDS,
         "hold_alert": settings.HOLD_ALERT_SECONDS,
-        "hold_reasons": HoldReason.values,
+        "hold_reasons": [
+            (reason, "No reason" if reason == HoldReason.NONE else reason) for reason in HoldReason
+        ],
         "show_account": user.sees_all_accounts or user.accounts.count() > 1,
     }
 
@@ -98,9 +100,9 @@ def active_sessions(request: HttpRequest) -> HttpResponse:
         customers=list(
             selectors.customers_visible_to(request.user).order_by("account__name", "path")
         ),
-        states=CallState.values,
-        channels=Channel.values,
-        directions=Direction.values,
+        states=[state for state in CallState if state != CallState.DISCONNECTED],
+        channels=Channel.values(),
+        directions=Direction.values(),
     )
     return render(request, "portal/active_sessions.html", context)
 
@@ -197,7 +199,7 @@ def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpRespon
 @require_POST
 def session_hold(request: HttpRequest, session_id: str) -> HttpResponse:
     reason = request.POST.get("reason") or HoldReason.NONE
-    if reason not in HoldReason.values:
+    if reason not in HoldReason.values():
         reason = HoldReason.NONE
     return _act(
         request,
@@ -292,9 +294,8 @@ def _offer(queue: asyncio.Queue, event) -> None:
 
 
 def _visible_account_ids(user) -> set[str] | None:
-    if user.sees_all_accounts:
-        return None
-    return set(user.accounts.values_list("id", flat=True))
+    ids = account_ids_visible_to(user)
+    return None if ids is None else set(ids)
 
 
 def openapi_json(request: HttpRequest) -> JsonResponse:

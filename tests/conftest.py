@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -24,12 +25,12 @@ from sessions_app.models import (
     MemberCallState,
     MemberRole,
     QueueState,
-    SessionLogEntry,
+    SessionEvent,
     SessionMember,
     Via,
 )
-from sessions_app.services import Actor
-from sessions_app.telephony import TelephonyError, get_provider
+from sessions_app.services import Actor, get_provider
+from sessions_app.telephony import TelephonyError
 from sessions_app.wire.contracts import NS_XSI
 from tests.factories import (
     PASSWORD,
@@ -37,7 +38,7 @@ from tests.factories import (
     CallSessionFactory,
     CustomerFactory,
     EndpointFactory,
-    SessionLogEntryFactory,
+    SessionEventFactory,
     SessionMemberFactory,
     UserFactory,
 )
@@ -124,12 +125,58 @@ def failing_provider(monkeypatch):
 
 
 def db_state() -> dict:
-    """Every session, member and log row: what a rejected call must leave exactly as it was."""
+    """Every session, member and event row: what a rejected call must leave exactly as it
+    was."""
     return {
         "sessions": list(CallSession.objects.order_by("id").values()),
         "members": list(SessionMember.objects.order_by("id").values()),
-        "log": list(SessionLogEntry.objects.order_by("id").values()),
+        "events": list(SessionEvent.objects.order_by("seq").values()),
     }
+
+
+def assert_failure_recorded(
+    before: dict, *, action: str, error: str | None = None, session_changes: dict | None = None
+) -> dict:
+    """After a provider failure, one new row: a `provider_failed` event naming the action
+    (and the error). Sessions and members are as they were, but for `session_changes`: the
+    fields the provider really changed before it failed. Returns the event's row."""
+    after = db_state()
+    known = len(before["events"])
+    assert after["events"][:known] == before["events"]
+    [event] = after["events"][known:]
+    assert event["kind"] == "provider_failed"
+    assert event["data"]["action"] == action
+    if error is not None:
+        assert event["data"]["error"] == error
+    assert after["members"] == before["members"]
+    if not session_changes:
+        assert after["sessions"] == before["sessions"]
+    else:
+        [session_id] = {event["session_id"]}
+        for old, new in zip(before["sessions"], after["sessions"], strict=True):
+            if old["id"] != session_id:
+                assert new == old
+                continue
+            ignored = {*session_changes, "date_last_modified", "last_modified_by"}
+            assert {k: v for k, v in new.items() if k not in ignored} == {
+                k: v for k, v in old.items() if k not in ignored
+            }
+            for name, expected in session_changes.items():
+                assert expected(new[name]) if callable(expected) else new[name] == expected
+    return event
+
+
+def provider_reports(call_sid: str, kind: str, **data):
+    """The telephony provider reports `kind` ("answered", "completed", ...) for `call_sid`,
+    through the inbox, as its status callbacks do. Returns the inbox entry."""
+    from sessions_app.services import provider_report_receive
+    from sessions_app.telephony import ProviderReport
+
+    return provider_report_receive(
+        ProviderReport(
+            provider="test", event_id=str(uuid.uuid4()), call_sid=call_sid, kind=kind, data=data
+        )
+    )
 
 
 @pytest.fixture
@@ -170,7 +217,7 @@ def complete_session(account, user):
         last_modified_by="alice",
         date_created=now - timedelta(minutes=5),
     )
-    SessionLogEntryFactory(session=session, message="Incoming call")
+    SessionEventFactory(session=session, message="Incoming call")
     SessionMemberFactory(
         session=session,
         identity=session.from_address,

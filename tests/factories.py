@@ -9,10 +9,11 @@ from sessions_app.models import (
     CallState,
     Customer,
     Endpoint,
+    EventKind,
     MemberCallState,
     MemberRole,
     Role,
-    SessionLogEntry,
+    SessionEvent,
     SessionMember,
     User,
 )
@@ -113,9 +114,14 @@ class SessionMemberFactory(factory.django.DjangoModelFactory):
     call_sid = factory.Sequence(lambda n: f"CB{n:032x}")
 
 
-class SessionLogEntryFactory(factory.django.DjangoModelFactory):
+class SessionEventFactory(factory.django.DjangoModelFactory):
+    """A free-text event: its log message is `message`."""
+
     class Meta:
-        model = SessionLogEntry
+        model = SessionEvent
+        exclude = ("message",)
 
     session = factory.SubFactory(CallSessionFactory)
+    kind = EventKind.NOTE
     message = factory.Sequence(lambda n: f"log line {n}")
+    data = factory.LazyAttribute(lambda o: {"message": o.message})

@@ -5,7 +5,7 @@ from django.apps import apps
 from django.contrib import admin
 
 from sessions_app.models import Role
-from tests.factories import CallSessionFactory, SessionLogEntryFactory, UserFactory
+from tests.factories import CallSessionFactory, SessionEventFactory, UserFactory
 
 MODELS = list(apps.get_app_config("sessions_app").get_models())
 
@@ -18,7 +18,7 @@ def test_every_model_is_registered():
 def test_changelist_and_change_pages_load(client, db, model):
     staff = UserFactory(role=Role.SYSTEM_ADMINISTRATOR, is_staff=True, is_superuser=True)
     session = CallSessionFactory()
-    SessionLogEntryFactory(session=session)
+    SessionEventFactory(session=session)
     client.force_login(staff)
     opts = model._meta
     assert client.get(f"/admin/{opts.app_label}/{opts.model_name}/").status_code == 200

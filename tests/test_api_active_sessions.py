@@ -20,7 +20,7 @@ from tests.factories import (
     CallSessionFactory,
     CustomerFactory,
     EndpointFactory,
-    SessionLogEntryFactory,
+    SessionEventFactory,
     SessionMemberFactory,
     UserFactory,
 )
@@ -281,7 +281,7 @@ def make_busy_sessions(account, count: int) -> None:
             account=account, customer=customer, endpoint=EndpointFactory(account=account)
         )
         SessionMemberFactory.create_batch(2, session=session, application_data={"k": "v"})
-        SessionLogEntryFactory.create_batch(3, session=session)
+        SessionEventFactory.create_batch(3, session=session)
 
 
 @pytest.mark.parametrize("count", [1, 50])

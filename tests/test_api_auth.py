@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from sessions_app.api.authentication import COOKIE, _hash
-from sessions_app.models import ApiAuthSession, CallState, Role, SessionLogEntry
+from sessions_app.models import ApiAuthSession, CallState, Role, SessionEvent
 from tests.conftest import api_client_as, basic_auth, db_state, error_status
 from tests.factories import CallSessionFactory, UserFactory
 
@@ -117,7 +117,7 @@ def test_a_system_administrator_may_act_on_any_accounts_session(other_account):
     )
 
     assert response.status_code == 200
-    [entry] = SessionLogEntry.objects.filter(session=theirs)
+    [entry] = SessionEvent.objects.filter(session=theirs)
     assert (entry.actor, entry.message) == (admin, f"Console data updated by {admin} via API")
 
 
@@ -265,7 +265,7 @@ def test_the_cookie_works_without_a_csrf_token(cookie_api, session, user):
     assert response.status_code == 200
     session.refresh_from_db()
     assert session.console_data == "hi"
-    [entry] = SessionLogEntry.objects.filter(session=session)
+    [entry] = SessionEvent.objects.filter(session=session)
     assert (entry.actor, entry.via) == (user, "api")
 
 

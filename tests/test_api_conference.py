@@ -5,24 +5,30 @@ import json
 
 import pytest
 
-from sessions_app import services
 from sessions_app.models import (
     CallState,
     DialState,
     MemberCallState,
     MemberRole,
-    SessionLogEntry,
+    SessionEvent,
     SessionMember,
 )
 from tests.conftest import (
     FORMATS,
     MEDIA_TYPES,
+    assert_failure_recorded,
     db_state,
     encode_request,
     error_status,
+    provider_reports,
     wire_fields,
 )
 from tests.factories import CallSessionFactory
+
+
+def response_log_tail(api, session) -> str:
+    """The last log line of the session, as the API shows it."""
+    return api.get(f"/sessions/{session.id}").json()["log"][-1]["message"]
 
 
 def invite_url(session) -> str:
@@ -41,7 +47,7 @@ def assert_invited(session, user, destination="+15557654321", from_number="+1555
     assert invited.is_original_member is False
     assert invited.call_sid.startswith("CA")
     assert session.most_recent_participant_call_sid == invited.call_sid
-    [entry] = SessionLogEntry.objects.filter(session=session)
+    [entry] = SessionEvent.objects.filter(session=session)
     assert entry.message == (
         f"Invited {destination} to the conference (caller id {from_number}) by alice via API"
     )
@@ -144,7 +150,7 @@ def test_answer_of_the_invited_party_shows_connected(api, session):
     api.post(invite_url(session), {"destination": "+15557654321"}, format="json")
     session.refresh_from_db()
 
-    services.member_answered(call_sid=session.most_recent_participant_call_sid)
+    provider_reports(session.most_recent_participant_call_sid, "answered")
 
     body = api.get(f"/sessions/{session.id}").json()
     assert body["dialState"] == "None"
@@ -223,7 +229,7 @@ def test_invite_without_a_number_to_call_from_is_400(api, account):
         ("+15005550002", "The destination cannot be reached"),
     ],
 )
-def test_invite_refused_by_the_provider_is_502_and_changes_nothing(
+def test_invite_refused_by_the_provider_is_502_and_records_only_the_conference_it_made(
     api, session, destination, message
 ):
     before = db_state()
@@ -234,19 +240,32 @@ def test_invite_refused_by_the_provider_is_502_and_changes_nothing(
     status = error_status(response)
     assert status["errorCode"] == "TelephonyError"
     assert status["message"] == f"The telephony provider failed: {message}"
-    assert db_state() == before
+    # The conference was made before the dial failed: the session records it, and nothing else.
+    event = assert_failure_recorded(
+        before,
+        action="invite",
+        error=message,
+        session_changes={"conference_sid": lambda sid: sid.startswith("CF")},
+    )
+    assert event["data"]["done"] == [f"start a conference for {session.call_sid}"]
+    assert response_log_tail(api, session) == (
+        f"Invite failed at the telephony provider: {message} "
+        f"(after start a conference for {session.call_sid}) by alice via API"
+    )
 
 
-@pytest.mark.parametrize("method", ["start_conference", "dial_into_conference"])
-def test_invite_provider_error_changes_nothing(api, session, failing_provider, method):
-    failing_provider(method)
+def test_invite_failing_to_start_the_conference_changes_nothing_but_records_the_failure(
+    api, session, failing_provider
+):
+    failing_provider("start_conference")
     before = db_state()
 
     response = api.post(invite_url(session), {"destination": "+15557654321"}, format="json")
 
     assert response.status_code == 502
     assert error_status(response)["errorCode"] == "TelephonyError"
-    assert db_state() == before
+    event = assert_failure_recorded(before, action="invite", error="The provider is down")
+    assert event["data"]["done"] == []
 
 
 def test_invite_provider_failure_on_an_existing_conference_changes_nothing(api, session):
@@ -256,7 +275,7 @@ def test_invite_provider_failure_on_an_existing_conference_changes_nothing(api, 
     response = api.post(invite_url(session), {"destination": "+15005550002"}, format="json")
 
     assert response.status_code == 502
-    assert db_state() == before
+    assert_failure_recorded(before, action="invite", error="The destination cannot be reached")
 
 
 def test_invite_into_a_ringing_call_is_409_naming_the_state(api, account):

@@ -5,10 +5,11 @@ Every test checks the response, the session and members as stored, and the log e
 
 import pytest
 
-from sessions_app.models import CallState, Channel, HoldReason, MemberCallState, SessionLogEntry
+from sessions_app.models import CallState, Channel, HoldReason, MemberCallState, SessionEvent
 from tests.conftest import (
     FORMATS,
     MEDIA_TYPES,
+    assert_failure_recorded,
     db_state,
     encode_request,
     error_status,
@@ -32,7 +33,7 @@ def assert_held(session, user, reason=HoldReason.NONE):
     assert session.held_by_user_id == user.id
     assert session.hold_queue_name
     assert list(session.members.values_list("call_state", flat=True)) == [MemberCallState.HOLD]
-    [entry] = SessionLogEntry.objects.filter(session=session)
+    [entry] = SessionEvent.objects.filter(session=session)
     assert "put on hold" in entry.message and entry.message.endswith("by alice via API")
     assert (entry.actor, entry.via) == (user, "api")
 
@@ -228,7 +229,9 @@ def test_hold_of_an_ended_session_is_409(api, account):
     assert db_state() == before
 
 
-def test_hold_provider_failure_is_502_and_changes_nothing(api, session, failing_provider):
+def test_hold_provider_failure_is_502_and_only_the_failure_is_recorded(
+    api, session, failing_provider
+):
     failing_provider("hold", "No hold queue available")
     before = db_state()
 
@@ -238,4 +241,5 @@ def test_hold_provider_failure_is_502_and_changes_nothing(api, session, failing_
     status = error_status(response)
     assert status["errorCode"] == "TelephonyError"
     assert status["message"] == "The telephony provider failed: No hold queue available"
-    assert db_state() == before
+    event = assert_failure_recorded(before, action="hold", error="No hold queue available")
+    assert event["data"]["member"] == {"call_sid": session.call_sid, "name": "Ada Lovelace"}

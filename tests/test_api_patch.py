@@ -9,10 +9,11 @@ from sessions_app.models import (
     CALL_STATE_TRANSITIONS,
     CallSession,
     CallState,
+    EventKind,
     HoldReason,
     MemberCallState,
     QueueState,
-    SessionLogEntry,
+    SessionEvent,
 )
 from tests.conftest import (
     FORMATS,
@@ -26,19 +27,19 @@ from tests.factories import CallSessionFactory
 
 MOVES = [
     (current, target)
-    for current, target in itertools.product(CALL_STATE_TRANSITIONS, CallState.values)
+    for current, target in itertools.product(CALL_STATE_TRANSITIONS, CallState.values())
     if current != target
 ]
 LEGAL_MOVES = [(c, t) for c, t in MOVES if t in CALL_STATE_TRANSITIONS[c]]
 ILLEGAL_MOVES = [(c, t) for c, t in MOVES if t not in CALL_STATE_TRANSITIONS[c]]
 
 
-def log_of(session) -> list[SessionLogEntry]:
-    return list(SessionLogEntry.objects.filter(session=session).order_by("id"))
+def log_of(session) -> list[SessionEvent]:
+    return list(SessionEvent.objects.filter(session=session).order_by("seq"))
 
 
 def test_the_transition_table_covers_every_call_state():
-    assert set(CALL_STATE_TRANSITIONS) == set(CallState.values)
+    assert set(CALL_STATE_TRANSITIONS) == set(CallState.values())
     assert CALL_STATE_TRANSITIONS[CallState.DISCONNECTED] == frozenset()
 
 
@@ -77,7 +78,7 @@ def test_illegal_call_state_move_is_409_naming_the_state_and_changes_nothing(
     assert db_state() == before
 
 
-@pytest.mark.parametrize("state", sorted(set(CallState.values) - {CallState.DISCONNECTED}))
+@pytest.mark.parametrize("state", sorted(set(CallState.values()) - {CallState.DISCONNECTED}))
 def test_patch_to_the_current_call_state_changes_nothing(api, account, state):
     session = CallSessionFactory(account=account, call_state=state)
     before = db_state()
@@ -199,10 +200,15 @@ def test_patch_in_each_format(api, session, user, fmt):
     assert (fields["ConsoleData"], fields["QueueState"]) == ("VIP, call back", "Queued")
     session.refresh_from_db()
     assert (session.console_data, session.queue_state) == ("VIP, call back", QueueState.QUEUED)
-    assert [e.message for e in log_of(session)] == [
-        "Console data updated by alice via API",
-        "Queue state None -> Queued by alice via API",
-    ]
+    # One PATCH, one event: named by its most significant change, the other one an "also".
+    [event] = log_of(session)
+    assert event.kind == EventKind.QUEUE_STATE_CHANGED
+    assert event.data["also"] == [EventKind.CONSOLE_DATA_CHANGED]
+    assert event.data["changes"] == {
+        "queue_state": ["None", "Queued"],
+        "console_data": [None, "VIP, call back"],
+    }
+    assert event.message == "Queue state None -> Queued; console data updated by alice via API"
 
 
 @pytest.mark.parametrize(
@@ -224,7 +230,8 @@ def test_patch_through_a_predefined_route(api, session, method, route, media_typ
     assert wire_fields(response)["CallState"] == "Hold"
     session.refresh_from_db()
     assert (session.console_data, session.call_state) == ("note", CallState.HOLD)
-    assert len(log_of(session)) == 2
+    [event] = log_of(session)
+    assert (event.kind, event.data["also"]) == (EventKind.HELD, [EventKind.CONSOLE_DATA_CHANGED])
 
 
 def test_patch_reads_the_query_string(api, session):

@@ -4,11 +4,22 @@ negotiation: `.ext` suffix, then `?format=`, then `Accept`, then JSON; JSONP via
 import json
 
 import pytest
+from django.utils import timezone
 
-from sessions_app.models import CallState, DialState, SessionLogEntry
+from sessions_app.models import (
+    CallState,
+    DialState,
+    EventKind,
+    HoldReason,
+    MemberCallState,
+    SessionEvent,
+)
+from sessions_app.services import get_provider
+from sessions_app.telephony import TelephonyError
 from tests.conftest import (
     FORMATS,
     MEDIA_TYPES,
+    assert_failure_recorded,
     db_state,
     error_status,
     wire_fields,
@@ -170,12 +181,17 @@ def test_jsonp_wraps_errors_too(api):
 
 
 def assert_ended(session, user):
+    """Ended as an ended session must be: disconnected, completed, off hold, nobody on it."""
     session.refresh_from_db()
     assert session.ended is True
     assert session.call_state == CallState.DISCONNECTED
     assert session.dial_state == DialState.NONE
     assert session.date_completed is not None
-    [entry] = SessionLogEntry.objects.filter(session=session)
+    assert (session.hold_reason, session.held_by_user_id) == (HoldReason.NONE, None)
+    assert (session.hold_queue_name, session.held_at) == (None, None)
+    assert {m.call_state for m in session.members.all()} == {MemberCallState.NONE}
+    [entry] = SessionEvent.objects.filter(session=session)
+    assert entry.kind == EventKind.ENDED
     assert entry.message == "Session ended by alice via API"
     assert (entry.actor, entry.via) == (user, "api")
 
@@ -209,10 +225,60 @@ def test_delete_through_a_predefined_route(api, session, user, method, route, me
     assert_ended(session, user)
 
 
-def test_delete_with_a_members_call_sid_ends_the_session(api, session, user):
-    agent = SessionMemberFactory(session=session)
+def test_delete_with_the_sessions_own_call_sid_ends_the_session(api, session, user):
+    SessionMemberFactory(session=session)
+
+    response = api.delete(f"/sessions/{session.id}?callSid={session.call_sid}")
+
+    assert response.status_code == 200
+    assert_ended(session, user)
+
+
+def test_delete_with_a_members_call_sid_hangs_up_only_that_member(api, session, user, monkeypatch):
+    agent = SessionMemberFactory(session=session, display_name="Agent Bob")
+    hung_up = []
+    monkeypatch.setattr(get_provider(), "hangup", lambda *, call_sid: hung_up.append(call_sid))
 
     response = api.delete(f"/sessions/{session.id}?callSid={agent.call_sid}")
+
+    assert response.status_code == 200
+    assert hung_up == [agent.call_sid]
+    body = response.json()
+    assert (body["ended"], body["callState"]) == (False, "Connected")
+    assert [m["callState"] for m in body["members"]] == ["Connected", "None"]
+    session.refresh_from_db()
+    assert (session.ended, session.call_state) == (False, CallState.CONNECTED)
+    [event] = SessionEvent.objects.filter(session=session)
+    assert event.kind == EventKind.MEMBER_LEFT
+    assert event.data["members"] == {agent.call_sid: {"call_state": ["Connected", "None"]}}
+    assert event.message == "Agent Bob hung up by alice via API"
+
+
+def test_delete_of_a_member_who_already_left_is_409(api, session):
+    gone = SessionMemberFactory(session=session, call_state=MemberCallState.NONE)
+    before = db_state()
+
+    response = api.delete(f"/sessions/{session.id}?callSid={gone.call_sid}")
+
+    assert response.status_code == 409
+    assert "already left" in error_status(response)["message"]
+    assert db_state() == before
+
+
+def test_delete_of_a_held_conference_clears_the_hold_and_every_member(api, account, user):
+    session = CallSessionFactory(
+        account=account,
+        call_state=CallState.HOLD,
+        hold_reason=HoldReason.TRANSFERRING,
+        held_by_user_id=user.id,
+        hold_queue_name="hold-1",
+        held_at=timezone.now(),
+        dial_state=DialState.ACTIVE,
+    )
+    SessionMemberFactory(session=session, call_state=MemberCallState.RINGING)
+    SessionMemberFactory(session=session, call_state=MemberCallState.HOLD)
+
+    response = api.delete(f"/sessions/{session.id}")
 
     assert response.status_code == 200
     assert_ended(session, user)
@@ -270,7 +336,33 @@ def test_delete_provider_failure_is_502_and_changes_nothing(api, session, failin
     response = api.delete(f"/sessions/{session.id}")
 
     assert response.status_code == 502
-    assert db_state() == before
+    assert_failure_recorded(before, action="end", error="The provider is down")
+
+
+def test_delete_failing_on_the_callers_leg_records_the_legs_already_hung_up(
+    api, session, monkeypatch
+):
+    """The other legs go first; if the caller's own leg then fails, the session goes on, and
+    what the provider did (the member hung up) is recorded with the failure."""
+    agent = SessionMemberFactory(session=session)
+
+    def hangup(*, call_sid):
+        if call_sid == session.call_sid:
+            raise TelephonyError("Call is not in a valid state")
+
+    monkeypatch.setattr(get_provider(), "hangup", hangup)
+
+    response = api.delete(f"/sessions/{session.id}")
+
+    assert response.status_code == 502
+    session.refresh_from_db()
+    assert (session.ended, session.call_state) == (False, CallState.CONNECTED)
+    states = dict(session.members.values_list("call_sid", "call_state"))
+    assert states == {session.call_sid: "Connected", agent.call_sid: "None"}
+    [event] = SessionEvent.objects.filter(session=session)
+    assert event.kind == EventKind.PROVIDER_FAILED
+    assert event.data["done"] == [f"hang up {agent.call_sid}"]
+    assert event.data["members"] == {agent.call_sid: {"call_state": ["Connected", "None"]}}
 
 
 # --- OPTIONS ----------------------------------------------------------------------------------

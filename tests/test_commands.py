@@ -12,7 +12,7 @@ from sessions_app.models import (
     CallState,
     Customer,
     Role,
-    SessionLogEntry,
+    SessionEvent,
     SessionMember,
     User,
 )
@@ -37,7 +37,7 @@ def test_seed_demo_creates_accounts_trees_users_and_varied_sessions(db, capsys):
     assert CallSession.objects.count() == 20
     states = set(CallSession.objects.values_list("call_state", flat=True))
     assert {CallState.RINGING, CallState.CONNECTED} <= states
-    assert SessionMember.objects.count() >= 20 and SessionLogEntry.objects.count() >= 20
+    assert SessionMember.objects.count() >= 20 and SessionEvent.objects.count() >= 20
 
 
 def test_seed_demo_is_deterministic(db):
@@ -92,7 +92,7 @@ def test_traffic_simulation_moves_calls_through_their_life(db):
 @pytest.mark.django_db(transaction=True)  # the loop closes its connection between steps
 def test_simulate_traffic_command_runs_a_bounded_number_of_steps(capsys):
     call_command("seed_demo", accounts=1, sessions_per_account=1, seed=1)
-    before = SessionLogEntry.objects.count()
+    before = SessionEvent.objects.count()
     call_command("simulate_traffic", rate=6000, seed=2, steps=5)
     assert "Simulating traffic" in capsys.readouterr().out
-    assert SessionLogEntry.objects.count() > before
+    assert SessionEvent.objects.count() > before

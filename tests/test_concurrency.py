@@ -11,17 +11,19 @@ import pytest
 from django.db import connection, transaction
 
 from sessions_app import services
-from sessions_app.errors import DomainError, InvalidState
+from sessions_app.errors import ActionInProgress, DomainError, InvalidState
 from sessions_app.models import (
+    ActionInFlight,
     CallSession,
     CallState,
+    EventKind,
     HoldReason,
     MemberCallState,
-    SessionLogEntry,
+    SessionEvent,
     SessionMember,
     Via,
 )
-from sessions_app.telephony import get_provider
+from sessions_app.services import get_provider
 from tests.conftest import api_client_as
 from tests.factories import AccountFactory, CallSessionFactory, UserFactory
 
@@ -66,12 +68,12 @@ def agents():
     return CallSessionFactory(account=account), users
 
 
-def hold_resume_log(session) -> list[SessionLogEntry]:
-    entries = SessionLogEntry.objects.filter(session=session).order_by("id")
+def hold_resume_log(session) -> list[SessionEvent]:
+    entries = SessionEvent.objects.filter(session=session).order_by("seq")
     return [e for e in entries if "put on hold" in e.message or e.message.startswith("Resumed")]
 
 
-def assert_consistent(session, log: list[SessionLogEntry]) -> None:
+def assert_consistent(session, log: list[SessionEvent]) -> None:
     """Holds and resumes alternate in the log, and the session ends as the last one left it."""
     kinds = ["hold" if "put on hold" in e.message else "resume" for e in log]
     assert kinds == ["hold", "resume"] * (len(kinds) // 2) + ["hold"] * (len(kinds) % 2)
@@ -111,7 +113,7 @@ def test_concurrent_hold_patch_resume_through_the_services(agents):
 
     results = run_in_threads(work, THREADS)
 
-    log = list(SessionLogEntry.objects.filter(session=session).order_by("id"))
+    log = list(SessionEvent.objects.filter(session=session).order_by("seq"))
     assert {(e.via, e.actor_id in {u.id for u in users}) for e in log} == {("api", True)}
     # Every console-data write is logged, once, under its writer.
     for user, done in zip(users, results, strict=True):
@@ -156,7 +158,7 @@ def test_concurrent_hold_patch_resume_through_the_api(agents):
     total = sum(results, Counter())
     assert set(total) <= {("hold", 200), ("patch", 200), ("resume", 200), ("resume", 409)}
     assert total["hold", 200] == total["patch", 200] == THREADS * ROUNDS
-    log = list(SessionLogEntry.objects.filter(session=session).order_by("id"))
+    log = list(SessionEvent.objects.filter(session=session).order_by("seq"))
     assert sum("Console data updated" in e.message for e in log) == THREADS * ROUNDS
     hold_resume = hold_resume_log(session)
     # A 200 resume either resumed (logged) or found the call already Connected (a no-op).
@@ -165,28 +167,40 @@ def test_concurrent_hold_patch_resume_through_the_api(agents):
     assert_consistent(session, hold_resume)
 
 
-def test_an_action_waits_for_the_lock_and_sees_the_committed_change(agents):
-    """B's resume, started while A's hold is uncommitted, waits, then resumes A's hold."""
+def test_an_action_waits_for_a_provider_call_in_flight_then_sees_its_result(agents, monkeypatch):
+    """B's resume, started while A's hold is still at the provider, waits for it (no row lock
+    is held meanwhile), then resumes A's hold."""
     session, (alice, bob, *_) = agents
-    a_has_lock, a_may_commit, b_done = threading.Event(), threading.Event(), threading.Event()
+    provider = get_provider()
+    hold = provider.hold
+    a_at_provider, a_may_finish, b_done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_hold(**kwargs):
+        a_at_provider.set()
+        assert a_may_finish.wait(10)
+        return hold(**kwargs)
+
+    monkeypatch.setattr(provider, "hold", slow_hold)
 
     def work(index):
         if index == 0:
-            with transaction.atomic():
-                services.session_hold(actor=services.Actor(alice, Via.API), session_id=session.id)
-                a_has_lock.set()
-                assert a_may_commit.wait(10)
+            services.session_hold(actor=services.Actor(alice, Via.API), session_id=session.id)
             return "held"
-        assert a_has_lock.wait(10)
+        assert a_at_provider.wait(10)
         services.session_resume(actor=services.Actor(bob, Via.API), session_id=session.id)
         b_done.set()
         return "resumed"
 
     def release_a():
-        assert a_has_lock.wait(10)
-        # B must still be waiting on the row lock; without the lock it would have failed (409).
+        assert a_at_provider.wait(10)
+        # The row is not locked while A waits on the provider: another connection can lock it.
+        with transaction.atomic():
+            CallSession.objects.select_for_update(nowait=True).get(pk=session.pk)
+        # B must still be waiting for A's provider call; without the claim it would have
+        # failed at once (409: the call is not on hold yet).
         assert not b_done.wait(0.5)
-        a_may_commit.set()
+        connection.close()
+        a_may_finish.set()
 
     releaser = threading.Thread(target=release_a)
     releaser.start()
@@ -198,6 +212,44 @@ def test_an_action_waits_for_the_lock_and_sees_the_committed_change(agents):
         "Resumed from hold by agent1 via API",
     ]
     assert_consistent(session, hold_resume_log(session))
+
+
+def test_an_action_that_waits_too_long_is_told_what_is_in_progress(agents, monkeypatch, settings):
+    session, (alice, bob, *_) = agents
+    settings.SESSION_ACTION_WAIT_SECONDS = 0.3
+    provider = get_provider()
+    hold = provider.hold
+    a_at_provider, a_may_finish = threading.Event(), threading.Event()
+
+    def slow_hold(**kwargs):
+        a_at_provider.set()
+        assert a_may_finish.wait(10)
+        return hold(**kwargs)
+
+    monkeypatch.setattr(provider, "hold", slow_hold)
+
+    def work(index):
+        if index == 0:
+            services.session_hold(actor=services.Actor(alice, Via.API), session_id=session.id)
+            return "held"
+        assert a_at_provider.wait(10)
+        try:
+            services.session_end(actor=services.Actor(bob, Via.API), session_id=session.id)
+        except ActionInProgress as error:
+            return str(error)
+        finally:
+            a_may_finish.set()
+        return "ended"
+
+    held, refused = run_in_threads(work, 2)
+
+    assert held == "held"
+    assert refused.startswith(
+        "Another action is in progress on this session: hold, started by agent0 via API at "
+    )
+    session.refresh_from_db()
+    assert (session.call_state, session.ended) == (CallState.HOLD, False)
+    assert not ActionInFlight.objects.filter(session=session).exists()
 
 
 def test_concurrent_invites_share_one_conference(agents, monkeypatch):
@@ -224,7 +276,7 @@ def test_concurrent_invites_share_one_conference(agents, monkeypatch):
     members = list(SessionMember.objects.filter(session=session).order_by("id"))
     assert len(members) == 1 + THREADS
     assert {m.identity for m in members[1:]} == {f"+1555000000{i}" for i in range(THREADS)}
-    invites = SessionLogEntry.objects.filter(session=session, message__startswith="Invited")
+    invites = SessionEvent.objects.filter(session=session, kind=EventKind.MEMBER_INVITED)
     assert invites.count() == THREADS
     # One conference: each invite after the first found the conference the first one started.
     assert started == [session.call_sid]
@@ -247,6 +299,6 @@ def test_concurrent_ends_end_the_session_once(agents):
     results = run_in_threads(work, THREADS)
 
     assert sorted(results) == ["SessionEnded"] * (THREADS - 1) + ["ended"]
-    assert SessionLogEntry.objects.filter(session=session).count() == 1
+    assert SessionEvent.objects.filter(session=session).count() == 1
     ended = CallSession.objects.get(pk=session.pk)
     assert (ended.ended, ended.call_state) == (True, CallState.DISCONNECTED)

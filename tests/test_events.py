@@ -10,8 +10,8 @@ from django.test import AsyncClient
 
 from sessions_app import events, services
 from sessions_app.errors import SessionEnded
-from sessions_app.events import SessionEvent
-from sessions_app.models import Via
+from sessions_app.events import Notice
+from sessions_app.models import SessionEvent, Via
 from tests.factories import AccountFactory, CallSessionFactory, UserFactory
 
 API = services.Actor(user=None, via=Via.API)
@@ -38,7 +38,8 @@ def test_events_are_published_only_when_the_transaction_commits(
             callback()
     finally:
         unsubscribe()
-    assert SessionEvent(session.id, session.account_id, "changed") in heard
+    [event] = SessionEvent.objects.filter(session=session)
+    assert heard == [Notice(session.id, session.account_id, "changed", seq=event.seq)]
 
 
 def test_a_failed_action_publishes_nothing(account, django_capture_on_commit_callbacks):
@@ -70,7 +71,8 @@ def test_notify_from_another_connection_reaches_this_processes_subscribers(setti
         assert heard.wait(5), "the NOTIFY never arrived"
     finally:
         unsubscribe()
-    assert received[0] == SessionEvent(session.id, account.id, "changed")
+    [event] = SessionEvent.objects.filter(session=session)
+    assert received == [Notice(session.id, account.id, "changed", seq=event.seq)]
 
 
 async def _read_stream(response, until: str, limit: int = 20) -> str:
@@ -99,8 +101,8 @@ async def test_event_stream_sends_only_the_users_accounts_changes(settings):
 
     async def publish_later():
         await asyncio.sleep(0.1)
-        events.dispatch(SessionEvent("theirs1", theirs.id, "changed"))
-        events.dispatch(SessionEvent("mine1", mine.id, "created"))
+        events.dispatch(Notice("theirs1", theirs.id, "changed"))
+        events.dispatch(Notice("mine1", mine.id, "created"))
 
     task = asyncio.create_task(publish_later())
     text = await _read_stream(response, until="sessions-created")

@@ -14,13 +14,13 @@ from sessions_app.models import (
     MemberCallState,
     QueueState,
     Role,
-    SessionLogEntry,
+    SessionEvent,
     Via,
 )
 from tests.factories import (
     CallSessionFactory,
     CustomerFactory,
-    SessionLogEntryFactory,
+    SessionEventFactory,
     SessionMemberFactory,
     UserFactory,
 )
@@ -205,7 +205,7 @@ def _sessions_with_details(account, count):
         session.held_by_user_id = session.account.users.first().id
         session.save(update_fields=["held_by_user_id"])
         SessionMemberFactory(session=session)
-        SessionLogEntryFactory.create_batch(3, session=session)
+        SessionEventFactory.create_batch(3, session=session)
 
 
 @pytest.mark.parametrize("count", [1, 50])
@@ -245,7 +245,7 @@ def test_detail_shows_every_part_of_the_session(portal, session):
     SessionMemberFactory(
         session=session, identity="+14445550000", call_state=MemberCallState.RINGING
     )
-    SessionLogEntryFactory(session=session, message="Something happened")
+    SessionEventFactory(session=session, message="Something happened")
     session.console_data = "ticket=42"
     session.save()
     body = portal.get(f"/live/sessions/{session.id}").content.decode()
@@ -276,7 +276,7 @@ def test_hold_without_javascript_redirects_back_with_a_message(portal, session, 
     assert session.call_state == CallState.HOLD
     assert session.hold_reason == HoldReason.TRANSFERRING
     assert session.held_by_user_id == user.id
-    entry = SessionLogEntry.objects.filter(session=session).latest("id")
+    entry = SessionEvent.objects.filter(session=session).latest("seq")
     assert entry.via == Via.PORTAL and entry.actor == user
     assert "via portal" in entry.message
 
@@ -317,14 +317,14 @@ def test_invite_adds_a_ringing_member(portal, session):
 
 
 def test_invite_with_a_bad_destination_says_why_and_changes_nothing(portal, session):
-    before = (session.members.count(), SessionLogEntry.objects.count())
+    before = (session.members.count(), SessionEvent.objects.count())
     response = portal.post(
         f"/live/sessions/{session.id}/invite", {"destination": "call bob"}, **HTMX
     )
     assert response.status_code == 200
     assert "must be an E.164 number" in response["HX-Trigger-After-Swap"]
     assert '"failed": true' in response["HX-Trigger-After-Swap"]
-    assert (session.members.count(), SessionLogEntry.objects.count()) == before
+    assert (session.members.count(), SessionEvent.objects.count()) == before
 
 
 def test_action_on_an_ended_call_is_explained_and_the_row_removed(portal, account):
@@ -343,7 +343,7 @@ def test_action_on_another_accounts_call_changes_nothing(portal, other_account):
     assert "no longer available" in response["HX-Trigger-After-Swap"]
     foreign.refresh_from_db()
     assert foreign.call_state == CallState.CONNECTED
-    assert not SessionLogEntry.objects.filter(session=foreign).exists()
+    assert not SessionEvent.objects.filter(session=foreign).exists()
 
 
 def test_actions_only_answer_post(portal, session):

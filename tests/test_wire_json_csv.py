@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from sessions_app.models import CallState, SessionLogEntry
+from sessions_app.models import CallState, SessionEvent
 from tests.conftest import spec_sample
 from tests.factories import CallSessionFactory, SessionMemberFactory
 
@@ -107,11 +107,8 @@ def test_the_spec_json_request_sample_is_accepted(api, session):
         CallState.DISCONNECTED,
         True,
     )
-    assert list(
-        SessionLogEntry.objects.filter(session=session).values_list("message", flat=True)
-    ) == [
-        "Console data updated by alice via API",
-        "Session ended by alice via API",
+    assert [e.message for e in SessionEvent.objects.filter(session=session)] == [
+        "Session ended; console data updated by alice via API"
     ]
 
 

@@ -1,32 +1,15 @@
 """The OpenAPI 3 description, built from the same contracts the wire format renders, so the
 description cannot drift from what is served."""
 
-from sessions_app import models
 from sessions_app.wire import contracts
 from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract
 
-ENUM_VALUES = {
-    ("SessionInfo", "DialState"): models.DialState,
-    ("SessionInfo", "CallState"): models.CallState,
-    ("SessionInfo", "QueueState"): models.QueueState,
-    ("SessionInfo", "Channel"): models.Channel,
-    ("SessionInfo", "HoldReason"): models.HoldReason,
-    ("SessionInfo", "Direction"): models.Direction,
-    ("SessionMemberInfo", "CallState"): models.MemberCallState,
-    ("SessionMemberInfo", "Role"): models.MemberRole,
-    ("HoldSession", "Reason"): models.HoldReason,
-    ("PatchSession", "CallState"): models.CallState,
-    ("PatchSession", "HoldReason"): models.HoldReason,
-    ("PatchSession", "QueueState"): models.QueueState,
-}
 
-
-def _schema(contract: Contract, field) -> dict:
+def _schema(field) -> dict:
     if field.kind == BOOL:
         return {"type": "boolean"}
     if field.kind == ENUM:
-        choices = ENUM_VALUES[(contract.name, field.name)]
-        return {"type": "string", "enum": [str(c.value) for c in choices]}
+        return {"type": "string", "enum": field.enum.values()}
     if field.kind == LIST:
         items = (
             {"$ref": f"#/components/schemas/{field.item.name}"}
@@ -44,9 +27,7 @@ def _schema(contract: Contract, field) -> dict:
 def _component(contract: Contract, skip=()) -> dict:
     return {
         "type": "object",
-        "properties": {
-            f.json_name: _schema(contract, f) for f in contract.all_fields if f.name not in skip
-        },
+        "properties": {f.json_name: _schema(f) for f in contract.all_fields if f.name not in skip},
     }
 
 
@@ -95,7 +76,7 @@ def _operation(
                         "name": f.json_name,
                         "in": "query",
                         "required": False,
-                        "schema": _schema(query, f),
+                        "schema": _schema(f),
                     }
                 )
     if body is not None:

@@ -6,21 +6,8 @@ against their contract field's kind, and enums against the Evo Voice names; ever
 is reported, by name, in one 400.
 """
 
-from datetime import UTC, datetime
-
-from django.utils.dateparse import parse_date, parse_datetime
-
-from sessions_app import models
 from sessions_app.errors import FieldError, ValidationFailed
-from sessions_app.wire.contracts import BOOL, ENUM, Contract
-
-# Which enum each request field takes, with the Evo Voice type name for messages.
-ENUMS: dict[str, tuple[str, type]] = {
-    "Reason": ("SessionHoldReasons", models.HoldReason),
-    "HoldReason": ("SessionHoldReasons", models.HoldReason),
-    "CallState": ("SessionCallState", models.CallState),
-    "QueueState": ("SessionQueueStates", models.QueueState),
-}
+from sessions_app.wire.contracts import BOOL, ENUM, Contract, Field
 
 MAX_STRING_LENGTH = 4000
 
@@ -35,7 +22,8 @@ def _items(source) -> list[tuple[str, object]]:
     return []
 
 
-def _coerce(name: str, kind: str, value) -> tuple[object, FieldError | None]:
+def _coerce(field: Field, value) -> tuple[object, FieldError | None]:
+    name, kind = field.name, field.kind
     if value is None:
         return None, None
     if kind == BOOL:
@@ -53,17 +41,17 @@ def _coerce(name: str, kind: str, value) -> tuple[object, FieldError | None]:
     if "\x00" in value:
         return None, FieldError(name, "InvalidCharacters", f"'{name}' must not contain NUL.")
     if kind == ENUM:
-        type_name, choices = ENUMS[name]
-        if value == "" or value is None:
+        if value == "":
             return None, None
-        by_name = {str(choice.value).lower(): choice.value for choice in choices}
-        chosen = by_name.get(value.strip().lower())
+        chosen = field.enum.parse(value)
         if chosen is None:
-            valid = ", ".join(str(c.value) for c in choices)
+            valid = ", ".join(field.enum.values())
             return None, FieldError(
-                name, "InvalidEnum", f"'{value}' is not a valid {type_name}. Valid values: {valid}."
+                name,
+                "InvalidEnum",
+                f"'{value}' is not a valid {field.enum.__name__}. Valid values: {valid}.",
             )
-        return chosen, None
+        return chosen.value, None
     return value, None
 
 
@@ -80,7 +68,7 @@ def read_request(contract: Contract, *, query, body, path: dict) -> dict:
     for field in contract.all_fields:
         if field.name not in raw:
             continue
-        value, error = _coerce(field.name, field.kind, raw[field.name])
+        value, error = _coerce(field, raw[field.name])
         if error:
             errors.append(error)
         else:
@@ -90,24 +78,3 @@ def read_request(contract: Contract, *, query, body, path: dict) -> dict:
         failure.code = errors[0].code
         raise failure
     return values
-
-
-def parse_start_date(value: str | None) -> datetime | None:
-    """ISO 8601 date or date-time; a naive value is UTC."""
-    if not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-        if parsed is None:
-            day = parse_date(value)
-            parsed = datetime(day.year, day.month, day.day) if day else None
-        # In UTC: PostgreSQL refuses offsets Python allows (beyond +-15:59).
-        if parsed is not None:
-            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
-        parsed = None
-    if parsed is None:
-        raise ValidationFailed.for_field(
-            "StartDate", "InvalidDate", "'StartDate' must be an ISO 8601 date or date-time."
-        )
-    return parsed

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions_app import selectors, services
+from sessions_app.dates import parse_start_date
 from sessions_app.errors import ValidationFailed
 from sessions_app.models import HoldReason, Via
 from sessions_app.wire import contracts, dto
@@ -22,7 +23,7 @@ from sessions_app.wire.jsonfmt import valid_callback
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
 from .permissions import HasUserRole
-from .requests import parse_start_date, read_request
+from .requests import read_request
 from .wire import WireResponse
 
 

@@ -1,16 +1,29 @@
 """The telephony provider: the only way the app touches real calls."""
 
-from functools import cache
-
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .base import HoldResult, TelephonyError, TelephonyProvider
+from .base import (
+    HoldResult,
+    ProviderReport,
+    ReportKind,
+    ReportSink,
+    TelephonyError,
+    TelephonyProvider,
+)
 
-__all__ = ["HoldResult", "TelephonyError", "TelephonyProvider", "get_provider"]
+__all__ = [
+    "HoldResult",
+    "ProviderReport",
+    "ReportKind",
+    "ReportSink",
+    "TelephonyError",
+    "TelephonyProvider",
+    "build_provider",
+]
 
 
-@cache
-def get_provider() -> TelephonyProvider:
-    """The configured provider (settings.TELEPHONY_PROVIDER), one instance per process."""
-    return import_string(settings.TELEPHONY_PROVIDER)()
+def build_provider(report: ReportSink) -> TelephonyProvider:
+    """The configured provider (settings.TELEPHONY_PROVIDER, a dotted path), reporting what
+    happens at the provider to `report`."""
+    return import_string(settings.TELEPHONY_PROVIDER)(report=report)

@@ -1,10 +1,17 @@
-"""The provider interface: what the services ask of a telephony platform.
+"""The provider interface: what the services ask of a telephony platform, and what it reports.
 
-Every method either does the thing or raises TelephonyError; the services call them after the
-session row is locked and before anything is written, so a failure leaves the session as it was.
+The services call a provider with no database transaction open (see `services.unit`), so a
+slow provider never holds a row lock or a pooled connection. Every method either does the
+thing or raises TelephonyError. What happens later at the provider (a call answered, a leg hung
+up) comes back as `ProviderReport`s handed to the `report` callable the provider was built
+with; the services store and apply them (`services.inbox`). Providers import nothing from the
+services.
 """
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -17,7 +24,41 @@ class HoldResult:
     queue_name: str
 
 
+class ReportKind(StrEnum):
+    """What a provider can tell us about one call leg (Twilio's call statuses and conference
+    participant events, generalised)."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"  # data: answered_by_name, answered_by_id (the session's own leg)
+    COMPLETED = "completed"  # hung up after being answered, or cancelled
+    FAILED = "failed"  # never answered: busy, no-answer, failed (data: status)
+    HELD = "held"
+    UNHELD = "unheld"
+    MUTED = "muted"
+    UNMUTED = "unmuted"
+
+
+@dataclass(frozen=True)
+class ProviderReport:
+    """One event at the provider. `event_id` is unique per provider for that event (a
+    redelivery carries the same id, and is applied once)."""
+
+    provider: str
+    event_id: str
+    call_sid: str
+    kind: ReportKind
+    data: dict = field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+
+ReportSink = Callable[[ProviderReport], object]
+
+
 class TelephonyProvider(Protocol):
+    """Built once per process as `Provider(report=sink)`."""
+
+    name: str
+
     def hold(self, *, call_sid: str) -> HoldResult:
         """Park the call in a hold queue (the caller hears hold music)."""
 
@@ -31,7 +72,7 @@ class TelephonyProvider(Protocol):
         self, *, conference_sid: str, destination: str, from_number: str
     ) -> str:
         """Ring `destination` with caller id `from_number` into the conference; returns the new
-        call's SID (`CA…`). The answer arrives later, through `services.member_answered`."""
+        call's SID (`CA…`). Its answer (or failure) arrives later as a report."""
 
     def hangup(self, *, call_sid: str) -> None:
-        """End the call."""
+        """End the call leg."""

@@ -2,16 +2,24 @@
 
 Destinations that start with +1500555 behave like the platform's test numbers: `+15005550001`
 is refused as invalid and `+15005550002` as unreachable, so failures can be shown and tested.
+
+Every operation takes `SIMULATED_PROVIDER_LATENCY` seconds, so that demos, tests and
+benchmarks can show a slow provider. What happens later (an invitee answering after
+`SIMULATED_ANSWER_DELAY` seconds, a caller hanging up, an agent answering) is reported through
+the `report` callable, from a thread of its own, exactly as a real provider's callbacks arrive:
+possibly before the action that caused them has been recorded.
 """
 
 import logging
 import secrets
 import threading
+import time
+import uuid
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection
 
-from .base import HoldResult, TelephonyError
+from .base import HoldResult, ProviderReport, ReportKind, ReportSink, TelephonyError
 
 logger = logging.getLogger(__name__)
 
@@ -22,50 +30,72 @@ FAILING_DESTINATIONS = {
 
 
 def new_sid(prefix: str) -> str:
+    """A SID in the provider's shape: a two-letter prefix and 32 hex digits."""
     return prefix + secrets.token_hex(16)
 
 
 class SimulatedProvider:
+    name = "simulated"
+
+    def __init__(self, *, report: ReportSink):
+        self._report = report
+
+    def _take_time(self) -> None:
+        latency = settings.SIMULATED_PROVIDER_LATENCY
+        if latency > 0:
+            time.sleep(latency)
+
     def hold(self, *, call_sid: str) -> HoldResult:
+        self._take_time()
         return HoldResult(queue_name=f"hold-{call_sid[-8:]}")
 
     def resume(self, *, call_sid: str, queue_name: str | None) -> None:
-        return None
+        self._take_time()
 
     def start_conference(self, *, call_sid: str, name: str) -> str:
+        self._take_time()
         return new_sid("CF")
 
     def dial_into_conference(
         self, *, conference_sid: str, destination: str, from_number: str
     ) -> str:
+        self._take_time()
         if destination in FAILING_DESTINATIONS:
             raise TelephonyError(FAILING_DESTINATIONS[destination])
         call_sid = new_sid("CA")
         delay = settings.SIMULATED_ANSWER_DELAY
         if delay >= 0:
-            # Only a committed invite can be answered: a rolled-back one never rang.
-            transaction.on_commit(lambda: self._answer_later(call_sid, delay))
+            self.report_later(delay, call_sid, ReportKind.ANSWERED)
         return call_sid
 
     def hangup(self, *, call_sid: str) -> None:
-        return None
+        self._take_time()
 
-    def _answer_later(self, call_sid: str, delay: float) -> None:
-        timer = threading.Timer(delay, self._answer, args=(call_sid,))
+    # What the simulated world does on its own (the traffic simulator drives these).
+
+    def report_now(self, call_sid: str, kind: ReportKind, **data) -> None:
+        """Report `kind` for `call_sid`, in this thread (as a status callback would)."""
+        self._report(
+            ProviderReport(
+                provider=self.name,
+                event_id=str(uuid.uuid4()),
+                call_sid=call_sid,
+                kind=kind,
+                data=data,
+            )
+        )
+
+    def report_later(self, delay: float, call_sid: str, kind: ReportKind, **data) -> None:
+        """Report `kind` for `call_sid` from another thread after `delay` seconds."""
+        timer = threading.Timer(delay, self._report_in_thread, args=(call_sid, kind, data))
         timer.daemon = True
         timer.start()
 
-    @staticmethod
-    def _answer(call_sid: str) -> None:
-        from sessions_app.services import member_answered
-
+    def _report_in_thread(self, call_sid: str, kind: ReportKind, data: dict) -> None:
         close_old_connections()
         try:
-            member_answered(call_sid=call_sid)
+            self.report_now(call_sid, kind, **data)
         except Exception:
-            logger.exception("simulated answer of %s failed", call_sid)
+            logger.exception("simulated report %s of %s failed", kind, call_sid)
         finally:
-            close_old_connections()
-            from django.db import connection
-
-            connection.close()
+            connection.close()  # this thread's own connection

@@ -5,7 +5,20 @@ Fields are listed in declaration order, which is the order of the JSON and CSV f
 (case-sensitive) alphabetical order, each class in its own namespace; `xml_order` derives that.
 """
 
+import re
 from dataclasses import dataclass, field
+
+from .enums import (
+    FlowChannels,
+    SessionCallState,
+    SessionDialState,
+    SessionDirections,
+    SessionHoldReasons,
+    SessionMemberCallState,
+    SessionMemberRoles,
+    SessionQueueStates,
+    WireEnum,
+)
 
 NS_API = "http://schemas.datacontract.org/2004/07/Voice.Api"
 NS_SESSIONS = "http://schemas.datacontract.org/2004/07/Voice.Api.Sessions"
@@ -20,16 +33,28 @@ NS_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 STRING, BOOL, ENUM, LIST, STRING_MAP, OBJECT = "string", "bool", "enum", "list", "map", "object"
 
 
+_WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
+
+
 @dataclass(frozen=True)
 class Field:
+    """One DataMember. `enum` is the enum type of an ENUM field; `source` is the key of the
+    field's value in a record (`selectors.session_records`), by default the snake_case name."""
+
     name: str
     kind: str = STRING
     item: "Contract | None" = None
+    enum: type[WireEnum] | None = None
+    source: str = ""
     # ServiceStack's camelCase: only the first letter is lowered (`CallSid` -> `callSid`).
     json_name: str = field(init=False)
 
     def __post_init__(self):
+        if (self.kind == ENUM) != (self.enum is not None):
+            raise ValueError(f"{self.name}: an ENUM field, and only one, names its enum")
         object.__setattr__(self, "json_name", self.name[:1].lower() + self.name[1:])
+        if not self.source:
+            object.__setattr__(self, "source", _WORD_START.sub("_", self.name).lower())
 
 
 @dataclass(frozen=True)
@@ -45,12 +70,16 @@ class Contract:
 
     # (name, json_name, kind, item) per field in declaration order: the JSON renderer's loop.
     json_plan: tuple[tuple[str, str, str, "Contract | None"], ...] = field(init=False)
+    # (name, source, kind, item) per field: the record-to-wire mapping's loop (`dto.to_wire`).
+    source_plan: tuple[tuple[str, str, str, "Contract | None"], ...] = field(init=False)
 
     def __post_init__(self):
         inherited = self.base.all_fields if self.base else ()
         object.__setattr__(self, "all_fields", self.fields + inherited)
         plan = tuple((f.name, f.json_name, f.kind, f.item) for f in self.all_fields)
         object.__setattr__(self, "json_plan", plan)
+        sources = tuple((f.name, f.source, f.kind, f.item) for f in self.all_fields)
+        object.__setattr__(self, "source_plan", sources)
 
     def xml_order(self) -> list[tuple["Contract", Field]]:
         """(declaring contract, field) pairs in DataContract order: base first, each sorted."""
@@ -85,8 +114,8 @@ SESSION_MEMBER_INFO = Contract(
         Field("IsOriginalMember", BOOL),
         Field("AvatarUrl"),
         Field("ApplicationData", STRING_MAP),
-        Field("CallState", ENUM),
-        Field("Role", ENUM),
+        Field("CallState", ENUM, enum=SessionMemberCallState),
+        Field("Role", ENUM, enum=SessionMemberRoles),
         Field("CallSid"),
         Field("Muted", BOOL),
     ),
@@ -96,16 +125,16 @@ SESSION_INFO = Contract(
     "SessionInfo",
     NS_SESSIONS,
     (
-        Field("DialState", ENUM),
-        Field("CallState", ENUM),
-        Field("QueueState", ENUM),
+        Field("DialState", ENUM, enum=SessionDialState),
+        Field("CallState", ENUM, enum=SessionCallState),
+        Field("QueueState", ENUM, enum=SessionQueueStates),
         Field("AccountId"),
-        Field("AccountName"),
+        Field("AccountName", source="account__name"),
         Field("CustomerId"),
-        Field("CustomerBreadcrumb", LIST, CUSTOMER_BREADCRUMB),
-        Field("CustomerName"),
+        Field("CustomerBreadcrumb", LIST, CUSTOMER_BREADCRUMB, source="breadcrumb"),
+        Field("CustomerName", source="customer__name"),
         Field("EndpointId"),
-        Field("EndpointName"),
+        Field("EndpointName", source="endpoint__name"),
         Field("DateCompleted"),
         Field("Destination"),
         Field("ToAddress"),
@@ -113,21 +142,21 @@ SESSION_INFO = Contract(
         Field("FromName"),
         Field("AnsweredByName"),
         Field("QueueMemberId"),
-        Field("Channel", ENUM),
+        Field("Channel", ENUM, enum=FlowChannels),
         Field("Ended", BOOL),
         Field("Outcome"),
         Field("CallSid"),
         Field("ConsoleData"),
         Field("HoldQueueName"),
         Field("HeldByUserId"),
-        Field("HoldReason", ENUM),
+        Field("HoldReason", ENUM, enum=SessionHoldReasons),
         Field("ConferenceSid"),
         Field("DisplayName"),
         Field("Log", LIST, SESSION_LOG_INFO),
         Field("Members", LIST, SESSION_MEMBER_INFO),
         Field("CallbackNumber"),
         Field("AnsweredById"),
-        Field("Direction", ENUM),
+        Field("Direction", ENUM, enum=SessionDirections),
         Field("FromPhoneNumber"),
         Field("MostRecentParticipantCallSid"),
         Field("WasMissed", BOOL),
@@ -183,7 +212,7 @@ AUTHENTICATE_RESPONSE = Contract(
 HOLD_SESSION = Contract(
     "HoldSession",
     NS_SESSIONS,
-    (Field("SessionId"), Field("CallSid"), Field("Reason", ENUM)),
+    (Field("SessionId"), Field("CallSid"), Field("Reason", ENUM, enum=SessionHoldReasons)),
 )
 PATCH_SESSION = Contract(
     "PatchSession",
@@ -191,9 +220,9 @@ PATCH_SESSION = Contract(
     (
         Field("SessionId"),
         Field("ConsoleData"),
-        Field("CallState", ENUM),
-        Field("HoldReason", ENUM),
-        Field("QueueState", ENUM),
+        Field("CallState", ENUM, enum=SessionCallState),
+        Field("HoldReason", ENUM, enum=SessionHoldReasons),
+        Field("QueueState", ENUM, enum=SessionQueueStates),
     ),
 )
 ADD_CONFERENCE_MEMBER = Contract(

@@ -4,6 +4,7 @@ from playwright.sync_api import expect
 
 from sessions_app import services
 from sessions_app.models import Via
+from sessions_app.telephony.simulated import new_sid
 from tests.browser.conftest import sign_in, wait_for_js
 from tests.factories import PASSWORD, AccountFactory, CallSessionFactory
 
@@ -36,7 +37,11 @@ def test_user_never_sees_another_accounts_call(user, account, new_page, server_u
     provider = services.Actor(user=None, via=Via.PROVIDER)
     services.session_hold(actor=provider, session_id=foreign.id)
     arrived = services.session_start(
-        actor=provider, account_id=other.id, from_address="+15558880001", to_address="+15558880000"
+        call_sid=new_sid("CA"),
+        actor=provider,
+        account_id=other.id,
+        from_address="+15558880001",
+        to_address="+15558880000",
     )
     # Then a change in alice's account: once the page has heard of it, it has heard anything
     # streamed before it too (events are streamed in commit order).

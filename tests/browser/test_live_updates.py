@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from sessions_app import services
 from sessions_app.models import Via
+from sessions_app.telephony.simulated import new_sid
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, CallSessionFactory, UserFactory
 
@@ -60,6 +61,7 @@ def test_new_session_appears_as_one_new_row(user, account, new_page, server_url)
     page.evaluate("window.__marker = 1")
 
     session = services.session_start(
+        call_sid=new_sid("CA"),
         actor=services.Actor(user=None, via=Via.PROVIDER),
         account_id=account.id,
         from_address="+15559990001",

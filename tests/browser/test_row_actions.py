@@ -11,7 +11,7 @@ from sessions_app.models import (
     DialState,
     HoldReason,
     MemberCallState,
-    SessionLogEntry,
+    SessionEvent,
     SessionMember,
     Via,
 )
@@ -55,7 +55,7 @@ def test_hold_with_reason_changes_the_row_in_place_and_the_database(
     assert session.call_state == CallState.HOLD
     assert session.hold_reason == HoldReason.TRANSFERRING
     assert session.held_at is not None
-    entry = SessionLogEntry.objects.filter(session=session).latest("date")
+    entry = SessionEvent.objects.filter(session=session).latest("seq")
     assert entry.via == Via.PORTAL
     assert entry.actor_id == user.id
     assert entry.message == "Ada Lovelace put on hold (Transferring) by alice via portal"
@@ -88,7 +88,7 @@ def test_resume_puts_the_row_and_the_database_back_to_connected(
     assert session.call_state == CallState.CONNECTED
     assert session.hold_reason == HoldReason.NONE
     assert session.held_at is None
-    entry = SessionLogEntry.objects.filter(session=session).latest("date")
+    entry = SessionEvent.objects.filter(session=session).latest("seq")
     assert (entry.via, entry.message) == (Via.PORTAL, "Resumed from hold by alice via portal")
 
 

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from sessions_app import services
 from sessions_app.models import CallSession, Direction, HoldReason, QueueState, Role, Via
+from sessions_app.telephony.simulated import new_sid
 from tests.browser.conftest import ROOT, sign_in
 from tests.factories import PASSWORD, AccountFactory, CustomerFactory, EndpointFactory, UserFactory
 
@@ -35,7 +36,11 @@ def seed_calls(admin) -> dict[str, CallSession]:
     def call(ago, **kwargs):
         kwargs.setdefault("to_address", "+14155550100")
         return services.session_start(
-            actor=provider, account_id=account.id, when=now - timedelta(seconds=ago), **kwargs
+            call_sid=new_sid("CA"),
+            actor=provider,
+            account_id=account.id,
+            when=now - timedelta(seconds=ago),
+            **kwargs,
         )
 
     def answer(session, by):

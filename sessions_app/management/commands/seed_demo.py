@@ -2,7 +2,6 @@ import random
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.utils import timezone
 
 from sessions_app import services
@@ -17,8 +16,8 @@ from sessions_app.models import (
     QueueState,
     Role,
     User,
-    Via,
 )
+from sessions_app.telephony.simulated import new_sid
 
 ACCOUNT_NAMES = ["Acme Telecom", "Globex Support", "Initech Sales", "Umbrella Care", "Hooli Desk"]
 CUSTOMER_TREE = {
@@ -28,7 +27,7 @@ CUSTOMER_TREE = {
 FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Radia", "Tim"]
 LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie"]
 DEMO_PASSWORD = "demo-password"
-SYSTEM = services.Actor(user=None, via=Via.SYSTEM)
+SYSTEM = services.SYSTEM
 
 
 def _phone(rng: random.Random) -> str:
@@ -110,7 +109,6 @@ class Command(BaseCommand):
         )
         return endpoints
 
-    @transaction.atomic
     def _session(self, account, customers, endpoints, rng: random.Random) -> None:
         now = timezone.now()
         started = now - timedelta(seconds=rng.randint(5, 1800))
@@ -121,6 +119,7 @@ class Command(BaseCommand):
         session = services.session_start(
             actor=SYSTEM,
             account_id=account.id,
+            call_sid=new_sid("CA"),
             customer=rng.choice(customers),
             endpoint=endpoint,
             direction=direction,

@@ -1,7 +1,9 @@
-"""The services: every write to a session, called directly (the API and portal call these).
+"""`services.sessions`: every action on a session, called directly (the API and the portal
+call these).
 
-Each test asserts what the service returned or raised, the rows it left, and the log entry;
-a refused call must leave every row exactly as it was (`db_state`).
+Each test asserts what the action returned or raised, the rows it left, and its event; a refused
+action must leave every row exactly as it was (`db_state`), and a provider failure must record
+only the failure and what the provider really did (`assert_failure_recorded`).
 """
 
 import pytest
@@ -16,26 +18,29 @@ from sessions_app.errors import (
     ValidationFailed,
 )
 from sessions_app.models import (
+    MAX_CONFERENCE_MEMBERS,
     CallState,
     Channel,
     DialState,
     Direction,
+    EventKind,
     HoldReason,
     MemberCallState,
     MemberRole,
     QueueState,
-    SessionLogEntry,
+    SessionEvent,
     SessionMember,
     Via,
 )
-from tests.conftest import db_state
+from sessions_app.telephony import TelephonyError
+from tests.conftest import assert_failure_recorded, db_state
 from tests.factories import CallSessionFactory, SessionMemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def log_of(session) -> list[SessionLogEntry]:
-    return list(SessionLogEntry.objects.filter(session_id=session.id).order_by("id"))
+def log_of(session) -> list[SessionEvent]:
+    return list(SessionEvent.objects.filter(session_id=session.id).order_by("seq"))
 
 
 def members_of(session) -> list[SessionMember]:
@@ -152,14 +157,17 @@ def test_hold_of_another_accounts_session_is_not_found(api_actor, other_account)
     assert db_state() == before
 
 
-def test_hold_provider_failure_changes_nothing(api_actor, session, failing_provider):
+def test_hold_provider_failure_records_only_the_failure(api_actor, session, failing_provider):
     failing_provider("hold")
     before = db_state()
 
     with pytest.raises(TelephonyFailed, match="The provider is down"):
         services.session_hold(actor=api_actor, session_id=session.id)
 
-    assert db_state() == before
+    assert_failure_recorded(before, action="hold", error="The provider is down")
+    assert log_of(session)[-1].message == (
+        "Hold failed at the telephony provider: The provider is down by alice via API"
+    )
 
 
 def test_hold_by_the_portal_is_logged_as_the_portal(session, user):
@@ -203,7 +211,7 @@ def test_resume_refuses_a_call_that_is_not_on_hold(api_actor, account, state):
     assert db_state() == before
 
 
-def test_resume_provider_failure_changes_nothing(api_actor, account, failing_provider):
+def test_resume_provider_failure_records_only_the_failure(api_actor, account, failing_provider):
     session = held_session(api_actor, account=account)
     failing_provider("resume")
     before = db_state()
@@ -211,7 +219,33 @@ def test_resume_provider_failure_changes_nothing(api_actor, account, failing_pro
     with pytest.raises(TelephonyFailed):
         services.session_resume(actor=api_actor, session_id=session.id)
 
-    assert db_state() == before
+    assert_failure_recorded(before, action="resume", error="The provider is down")
+
+
+def test_resume_failing_partway_records_the_members_already_resumed(
+    api_actor, account, monkeypatch
+):
+    """Member 1 is resumed, then member 2 fails: the database says exactly that, and the
+    call stays on hold (a member still hears hold music)."""
+    session = held_session(api_actor, account=account)
+    second = SessionMemberFactory(session=session, call_state=MemberCallState.HOLD)
+
+    def resume(*, call_sid, queue_name):
+        if call_sid == second.call_sid:
+            raise TelephonyError("Participant not found")
+
+    monkeypatch.setattr(services.get_provider(), "resume", resume)
+
+    with pytest.raises(TelephonyFailed, match="Participant not found"):
+        services.session_resume(actor=api_actor, session_id=session.id)
+
+    session.refresh_from_db()
+    assert session.call_state == CallState.HOLD
+    states = dict(session.members.values_list("call_sid", "call_state"))
+    assert states == {session.call_sid: "Connected", second.call_sid: "Hold"}
+    event = log_of(session)[-1]
+    assert event.kind == EventKind.PROVIDER_FAILED
+    assert event.data["done"] == [f"resume {session.call_sid}"]
 
 
 # --- end --------------------------------------------------------------------------------------
@@ -233,14 +267,14 @@ def test_end_disconnects_and_completes_the_session(api_actor, account, user):
     assert (entry.actor, entry.via) == (user, Via.API)
 
 
-def test_end_provider_failure_changes_nothing(api_actor, session, failing_provider):
+def test_end_provider_failure_records_only_the_failure(api_actor, session, failing_provider):
     failing_provider("hangup")
     before = db_state()
 
     with pytest.raises(TelephonyFailed):
         services.session_end(actor=api_actor, session_id=session.id)
 
-    assert db_state() == before
+    assert_failure_recorded(before, action="end", error="The provider is down")
 
 
 ACTIONS_ON_ENDED = {
@@ -551,7 +585,9 @@ def test_invite_refuses_a_bad_destination(api_actor, session, destination, code)
         ("+15005550002", "The destination cannot be reached"),
     ],
 )
-def test_invite_provider_failure_changes_nothing(api_actor, session, destination, message):
+def test_invite_provider_failure_records_the_conference_it_made(
+    api_actor, session, destination, message
+):
     before = db_state()
 
     with pytest.raises(TelephonyFailed, match=message):
@@ -559,10 +595,15 @@ def test_invite_provider_failure_changes_nothing(api_actor, session, destination
             actor=api_actor, session_id=session.id, destination=destination
         )
 
-    assert db_state() == before
+    assert_failure_recorded(
+        before,
+        action="invite",
+        error=message,
+        session_changes={"conference_sid": lambda sid: sid.startswith("CF")},
+    )
 
 
-def test_invite_failing_to_start_the_conference_changes_nothing(
+def test_invite_failing_to_start_the_conference_records_only_the_failure(
     api_actor, session, failing_provider
 ):
     failing_provider("start_conference")
@@ -571,7 +612,7 @@ def test_invite_failing_to_start_the_conference_changes_nothing(
     with pytest.raises(TelephonyFailed):
         services.conference_member_add(actor=api_actor, session_id=session.id, destination="+1555")
 
-    assert db_state() == before
+    assert_failure_recorded(before, action="invite", error="The provider is down")
 
 
 def test_invite_into_a_session_without_a_call_sid_asks_for_one(api_actor, account):
@@ -596,7 +637,7 @@ def test_invite_refuses_a_call_that_is_not_up(api_actor, account, state):
 
 
 def test_invite_refuses_a_full_conference(api_actor, session):
-    SessionMemberFactory.create_batch(services.MAX_CONFERENCE_MEMBERS - 1, session=session)
+    SessionMemberFactory.create_batch(MAX_CONFERENCE_MEMBERS - 1, session=session)
     before = db_state()
 
     with pytest.raises(InvalidState, match="The conference is full"):
@@ -615,70 +656,6 @@ def test_invite_refuses_a_chat(api_actor, account):
     assert db_state() == before
 
 
-# --- the invited party answers ------------------------------------------------------------------
-
-
-def invite(actor, session, destination="+15557654321") -> SessionMember:
-    services.conference_member_add(actor=actor, session_id=session.id, destination=destination)
-    return members_of(session)[-1]
-
-
-def test_answer_connects_the_member_and_ends_dialing(api_actor, session):
-    invited = invite(api_actor, session)
-
-    result = services.member_answered(call_sid=invited.call_sid)
-
-    assert result.pk == session.pk
-    invited.refresh_from_db()
-    assert invited.call_state == MemberCallState.CONNECTED
-    session.refresh_from_db()
-    assert session.dial_state == DialState.NONE
-    entry = log_of(session)[-1]
-    assert entry.message == "+15557654321 answered (via provider)"
-    assert (entry.actor, entry.via) == (None, Via.PROVIDER)
-
-
-def test_dialing_stays_active_while_another_member_rings(api_actor, session):
-    first = invite(api_actor, session, "+15551110000")
-    second = invite(api_actor, session, "+15552220000")
-
-    services.member_answered(call_sid=first.call_sid)
-    session.refresh_from_db()
-    assert session.dial_state == DialState.ACTIVE
-
-    services.member_answered(call_sid=second.call_sid)
-    session.refresh_from_db()
-    assert session.dial_state == DialState.NONE
-
-
-def test_answer_of_an_unknown_call_changes_nothing(session):
-    before = db_state()
-
-    assert services.member_answered(call_sid="CAunknown") is None
-
-    assert db_state() == before
-
-
-def test_answer_twice_is_logged_once(api_actor, session):
-    invited = invite(api_actor, session)
-    services.member_answered(call_sid=invited.call_sid)
-    before = db_state()
-
-    assert services.member_answered(call_sid=invited.call_sid) is None
-
-    assert db_state() == before
-
-
-def test_answer_after_the_session_ended_changes_nothing(api_actor, session):
-    invited = invite(api_actor, session)
-    services.session_end(actor=api_actor, session_id=session.id)
-    before = db_state()
-
-    assert services.member_answered(call_sid=invited.call_sid) is None
-
-    assert db_state() == before
-
-
 # --- a call arrives and is answered --------------------------------------------------------------
 
 
@@ -688,6 +665,7 @@ def test_session_start_creates_a_ringing_call_with_its_caller(account, user):
     session = services.session_start(
         actor=actor,
         account_id=account.id,
+        call_sid="CA0123",
         from_address="+15550001111",
         from_name="Grace",
         to_address="+15550002222",
@@ -696,7 +674,7 @@ def test_session_start_creates_a_ringing_call_with_its_caller(account, user):
 
     session.refresh_from_db()
     assert session.call_state == CallState.RINGING
-    assert session.call_sid.startswith("CA")
+    assert session.call_sid == "CA0123"
     assert session.created_by == "provider"
     [caller] = members_of(session)
     assert (caller.role, caller.call_state) == (MemberRole.CALLER, MemberCallState.RINGING)

@@ -1,0 +1,41 @@
+"""Every write. Sessions change only through the action unit (`unit`): lock, check, apply,
+record one event, publish on commit, with provider calls outside the lock. What the provider
+reports comes in through the inbox (`inbox`). Import the actions from here."""
+
+from .customers import customer_move
+from .inbox import inbox_process, process_inbox_forever, provider_report_receive
+from .provider import get_provider
+from .sessions import (
+    UNSET,
+    conference_member_add,
+    session_answer,
+    session_end,
+    session_hold,
+    session_patch,
+    session_resume,
+    session_start,
+    validate_destination,
+    validate_e164,
+)
+from .unit import PROVIDER, SYSTEM, Actor
+
+__all__ = [
+    "PROVIDER",
+    "SYSTEM",
+    "UNSET",
+    "Actor",
+    "conference_member_add",
+    "customer_move",
+    "get_provider",
+    "inbox_process",
+    "process_inbox_forever",
+    "provider_report_receive",
+    "session_answer",
+    "session_end",
+    "session_hold",
+    "session_patch",
+    "session_resume",
+    "session_start",
+    "validate_destination",
+    "validate_e164",
+]

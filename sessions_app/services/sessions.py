@@ -1,0 +1,477 @@
+"""Every write to a session: start, answer, hold, resume, patch, invite, end.
+
+Each public function is one action of the unit (`unit.run_action`). Its `decide` function
+checks the rules against the locked session and returns the change to record, or the provider
+calls to make first (a `Plan`) and how their results change the session.
+"""
+
+import re
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from sessions_app.errors import InvalidState, NotSupported, SessionEnded, ValidationFailed
+from sessions_app.models import (
+    HOLDABLE_CHANNELS,
+    MAX_CONFERENCE_MEMBERS,
+    CallSession,
+    CallState,
+    Channel,
+    Customer,
+    DialState,
+    Direction,
+    EventKind,
+    HoldReason,
+    MemberCallState,
+    MemberRole,
+    QueueState,
+    SessionMember,
+)
+
+from .changes import (
+    answer_change,
+    connect_ringing_caller,
+    dial_state_after,
+    end_change,
+    fresh,
+    who,
+)
+from .provider import get_provider
+from .unit import (
+    Actor,
+    Change,
+    Decision,
+    Outcome,
+    Plan,
+    Step,
+    member_by_call_sid,
+    record_new_session,
+    require_allowed,
+    require_move,
+    run_action,
+)
+
+E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+SIP_URI = re.compile(r"^sips?:[A-Za-z0-9._~%!$&'()*+,;=:-]+@[A-Za-z0-9.-]+(:\d{1,5})?$")
+CLIENT_IDENTITY = re.compile(r"^client:[A-Za-z0-9_.@-]{1,128}$")
+
+UNSET = object()
+
+
+# --- start and answer (demo data, traffic, provider reports) ----------------------------------
+
+
+def session_start(
+    *,
+    actor: Actor,
+    account_id: str,
+    call_sid: str | None,
+    customer: Customer | None = None,
+    endpoint=None,
+    direction: str = Direction.INCOMING,
+    channel: str = Channel.VOICE,
+    from_address: str,
+    from_name: str | None = None,
+    to_address: str,
+    queue_state: str = QueueState.NONE,
+    when=None,
+) -> CallSession:
+    """A new call arrives (or is placed): a ringing session with its caller as first member.
+    `call_sid` is the provider's SID of the call."""
+    now = when or timezone.now()
+    session = CallSession(
+        account_id=account_id,
+        customer=customer,
+        endpoint=endpoint,
+        direction=direction,
+        channel=channel,
+        call_state=CallState.RINGING,
+        queue_state=queue_state,
+        from_address=from_address,
+        from_name=from_name,
+        from_phone_number=from_address if channel == Channel.CHAT else None,
+        to_address=to_address,
+        destination=to_address,
+        display_name=from_name or from_address,
+        call_sid=call_sid,
+        date_created=now,
+        date_last_modified=now,
+    )
+    caller = SessionMember(
+        identity=from_address,
+        display_name=from_name or from_address,
+        role=MemberRole.CALLER if direction == Direction.INCOMING else MemberRole.AGENT,
+        call_state=MemberCallState.RINGING,
+        is_original_member=True,
+        call_sid=call_sid,
+        date_created=now,
+    )
+    data = {
+        "direction": direction,
+        "channel": channel,
+        "from_address": from_address,
+        "to_address": to_address,
+        "call_sid": call_sid,
+    }
+    with transaction.atomic(durable=True):
+        record_new_session(session, [caller], actor, data)
+    return session
+
+
+def session_answer(
+    *, actor: Actor, session_id: str, answered_by_name: str, answered_by_id: str | None = None
+) -> CallSession:
+    """The session's call is answered by `answered_by_name`."""
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: answer_change(session, answered_by_name, answered_by_id),
+    )
+
+
+# --- hold / resume ----------------------------------------------------------------------------
+
+
+def _hold_plan(session: CallSession, actor: Actor, call_sid: str | None, reason: str) -> Decision:
+    require_allowed(session, "hold")
+    member = member_by_call_sid(session, call_sid, "CallSid")
+    if session.is_held and member.call_state == MemberCallState.HOLD:
+        return None  # idempotent: already held, nothing to do, nothing to record
+    if member.call_state not in (MemberCallState.CONNECTED, MemberCallState.HOLD):
+        raise InvalidState(f"Cannot hold: the member's call is {member.call_state}")
+    provider = get_provider()
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        change = Change(EventKind.HELD, data={"member": who(member), "reason": reason})
+        if not outcome.results:
+            return change
+        [held] = fresh(session, [member])
+        change.member(held, call_state=MemberCallState.HOLD)
+        change.session.update(
+            call_state=CallState.HOLD,
+            hold_reason=reason,
+            held_by_user_id=actor.user.id if actor.user else None,
+            hold_queue_name=outcome.results[0].queue_name,
+            held_at=session.held_at or timezone.now(),
+        )
+        return change
+
+    step = Step(f"hold {member.call_sid}", partial(provider.hold, call_sid=member.call_sid))
+    return Plan("hold", [step], conclude)
+
+
+def session_hold(
+    *,
+    actor: Actor,
+    session_id: str,
+    call_sid: str | None = None,
+    reason: str = HoldReason.NONE,
+) -> CallSession:
+    """Hold the member call `call_sid` (default: the session's own call).
+
+    Holding a call that is already on hold changes nothing and records nothing.
+    """
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _hold_plan(session, actor, call_sid, reason),
+    )
+
+
+def _resume_plan(session: CallSession) -> Plan:
+    require_allowed(session, "resume")
+    held = list(session.members.filter(call_state=MemberCallState.HOLD))
+    provider = get_provider()
+    queue = session.hold_queue_name
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        """Members resumed before a failure are recorded as connected; the call leaves hold
+        only when all of them have."""
+        change = Change(EventKind.RESUMED)
+        for member in fresh(session, held[: len(outcome.results)]):
+            change.member(member, call_state=MemberCallState.CONNECTED)
+        if len(outcome.results) == len(held):
+            change.session.update(
+                call_state=CallState.CONNECTED,
+                hold_reason=HoldReason.NONE,
+                held_by_user_id=None,
+                hold_queue_name=None,
+                held_at=None,
+            )
+        return change
+
+    steps = [
+        Step(
+            f"resume {m.call_sid}", partial(provider.resume, call_sid=m.call_sid, queue_name=queue)
+        )
+        for m in held
+    ]
+    return Plan("resume", steps, conclude)
+
+
+def session_resume(*, actor: Actor, session_id: str) -> CallSession:
+    """Take a held session off hold (Hold -> Connected)."""
+    return run_action(actor=actor, session_id=session_id, decide=_resume_plan)
+
+
+# --- end --------------------------------------------------------------------------------------
+
+
+def _end_plan(session: CallSession, call_sid: str | None) -> Plan:
+    require_allowed(session, "end")
+    if call_sid and call_sid != session.call_sid:
+        return _hang_up_member_plan(session, call_sid)
+    provider = get_provider()
+    # The other legs first, the session's own last: if hanging up fails partway, the session
+    # still has its call and what was hung up is recorded.
+    legs = [
+        m
+        for m in session.members.all()
+        if m.on_call and m.call_sid and m.call_sid != session.call_sid
+    ]
+    sids = [m.call_sid for m in legs] + ([session.call_sid] if session.call_sid else [])
+    steps = [Step(f"hang up {sid}", partial(provider.hangup, call_sid=sid)) for sid in sids]
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        if len(outcome.results) == len(steps):
+            return end_change(session)
+        change = Change(EventKind.ENDED)
+        for member in fresh(session, legs[: len(outcome.results)]):
+            change.member(member, call_state=MemberCallState.NONE)
+        return change
+
+    return Plan("end", steps, conclude)
+
+
+def _hang_up_member_plan(session: CallSession, call_sid: str) -> Plan:
+    member = member_by_call_sid(session, call_sid, "CallSid")
+    if not member.on_call:
+        raise InvalidState("Cannot hang up: that member has already left the call")
+    provider = get_provider()
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        change = Change(EventKind.MEMBER_LEFT, data={"member": who(member), "how": "hung_up"})
+        if outcome.results:
+            [leaving] = fresh(session, [member])
+            change.member(leaving, call_state=MemberCallState.NONE)
+            dial_state_after(session, change, leaving)
+        return change
+
+    step = Step(f"hang up {call_sid}", partial(provider.hangup, call_sid=call_sid))
+    return Plan("hang up", [step], conclude)
+
+
+def session_end(*, actor: Actor, session_id: str, call_sid: str | None = None) -> CallSession:
+    """End the session: hang up every leg and record it ended. With the `call_sid` of another
+    member, hang up only that member's leg; the session goes on. Ending twice is a 409."""
+    return run_action(
+        actor=actor, session_id=session_id, decide=lambda session: _end_plan(session, call_sid)
+    )
+
+
+# --- patch ------------------------------------------------------------------------------------
+
+
+def _patch_decision(
+    session: CallSession,
+    actor: Actor,
+    console_data,
+    call_state: str | None,
+    hold_reason: str | None,
+    queue_state: str | None,
+) -> Decision:
+    if not session.actions.end:
+        raise SessionEnded()
+    plan: Plan | None = None
+    # Changes that need no provider, most significant first: the first names the event.
+    simple: list[Change] = []
+    state_after = session.call_state
+    if call_state is not None and call_state != session.call_state:
+        state_after = call_state
+        if call_state == CallState.HOLD:
+            plan = _hold_plan(session, actor, None, hold_reason or HoldReason.NONE)
+            hold_reason = None  # taken by the hold
+        elif call_state == CallState.DISCONNECTED:
+            plan = _end_plan(session, None)
+            hold_reason = None  # an ended call has no hold
+        elif session.is_held and call_state == CallState.CONNECTED:
+            plan = _resume_plan(session)
+        else:
+            require_move(session, call_state, f"move the call to {call_state}")
+            change = Change(EventKind.CALL_STATE_CHANGED, session={"call_state": call_state})
+            if call_state == CallState.CONNECTED:
+                connect_ringing_caller(session, change)
+            simple.append(change)
+    if hold_reason is not None:
+        if state_after == CallState.HOLD:
+            if hold_reason != session.hold_reason:
+                simple.append(
+                    Change(EventKind.HOLD_REASON_CHANGED, session={"hold_reason": hold_reason})
+                )
+        elif hold_reason != HoldReason.NONE:
+            raise InvalidState(f"Cannot set a hold reason: the call is {session.call_state}")
+    if queue_state is not None and queue_state != session.queue_state:
+        simple.append(Change(EventKind.QUEUE_STATE_CHANGED, session={"queue_state": queue_state}))
+    if console_data is not UNSET and console_data != session.console_data:
+        simple.append(
+            Change(EventKind.CONSOLE_DATA_CHANGED, session={"console_data": console_data})
+        )
+
+    def without_provider() -> Change | None:
+        if not simple:
+            return None
+        first, *rest = simple
+        for change in rest:
+            first.merge(change)
+        return first
+
+    if plan is None:
+        return without_provider()
+    provider_conclude = plan.conclude
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        change = provider_conclude(session, outcome)
+        rest = without_provider()
+        if outcome.error is None and rest is not None:  # all or nothing
+            change.merge(rest)
+        return change
+
+    return Plan(plan.action, plan.steps, conclude)
+
+
+def session_patch(
+    *,
+    actor: Actor,
+    session_id: str,
+    console_data=UNSET,
+    call_state: str | None = None,
+    hold_reason: str | None = None,
+    queue_state: str | None = None,
+) -> CallSession:
+    """Change only what is given, all or nothing, as one event. CallState moves go through the
+    transition table: `-> Hold` holds, `Hold -> Connected` resumes, `-> Disconnected` ends."""
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _patch_decision(
+            session, actor, console_data, call_state, hold_reason, queue_state
+        ),
+    )
+
+
+# --- conference -------------------------------------------------------------------------------
+
+
+def validate_destination(destination: str | None, field: str = "Destination") -> str:
+    """An E.164 number, a `sip:` URI or a `client:` identity."""
+    destination = (destination or "").strip()
+    if not destination:
+        raise ValidationFailed.for_field(field, "NotEmpty", f"'{field}' must not be empty.")
+    if not (
+        E164.match(destination) or SIP_URI.match(destination) or CLIENT_IDENTITY.match(destination)
+    ):
+        raise ValidationFailed.for_field(
+            field,
+            "InvalidDestination",
+            f"'{field}' must be an E.164 number (+15551234567), a sip: URI or a client: identity.",
+        )
+    return destination
+
+
+def validate_e164(number: str | None, field: str = "FromNumber") -> str:
+    number = (number or "").strip()
+    if not E164.match(number):
+        raise ValidationFailed.for_field(
+            field, "InvalidPhoneNumber", f"'{field}' must be an E.164 number like +15551234567."
+        )
+    return number
+
+
+def _invite_plan(
+    session: CallSession, destination: str, from_number: str | None, call_sid: str | None
+) -> Plan:
+    if not session.actions.end:
+        raise SessionEnded()
+    if session.channel not in HOLDABLE_CHANNELS:
+        raise NotSupported(f"A {session.channel.lower()} session cannot have a conference")
+    if from_number:
+        from_number = validate_e164(from_number)
+    else:
+        from_number = session.own_number
+        if not from_number or not E164.match(from_number):
+            raise ValidationFailed.for_field(
+                "FromNumber",
+                "NotEmpty",
+                "'FromNumber' is required: this session has no E.164 number of its own.",
+            )
+    require_allowed(session, "invite")
+    anchor = member_by_call_sid(session, call_sid, "CallSid")
+    on_call = session.members.exclude(call_state=MemberCallState.NONE).count()
+    if on_call >= MAX_CONFERENCE_MEMBERS:
+        raise InvalidState(f"The conference is full ({MAX_CONFERENCE_MEMBERS} members)")
+
+    provider = get_provider()
+    conference = {"sid": session.conference_sid}
+    steps = []
+    if not conference["sid"]:
+
+        def start_conference() -> str:
+            conference["sid"] = provider.start_conference(
+                call_sid=anchor.call_sid, name=f"session-{session.id}"
+            )
+            return conference["sid"]
+
+        steps.append(Step(f"start a conference for {anchor.call_sid}", start_conference))
+
+    def dial() -> str:
+        return provider.dial_into_conference(
+            conference_sid=conference["sid"], destination=destination, from_number=from_number
+        )
+
+    steps.append(Step(f"dial {destination}", dial))
+    starts_conference = len(steps) == 2
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        change = Change(
+            EventKind.MEMBER_INVITED, data={"destination": destination, "from_number": from_number}
+        )
+        results = list(outcome.results)
+        if starts_conference and results:
+            change.session["conference_sid"] = results.pop(0)
+        if results:
+            new_call_sid = results[0]
+            member = SessionMember(
+                identity=destination,
+                display_name=destination,
+                role=MemberRole.TRANSFER,
+                call_state=MemberCallState.RINGING,
+                is_original_member=False,
+                call_sid=new_call_sid,
+            )
+            change.new_members.append(member)
+            change.session.update(
+                most_recent_participant_call_sid=new_call_sid, dial_state=DialState.ACTIVE
+            )
+            change.data["member"] = who(member)
+        return change
+
+    return Plan("invite", steps, conclude)
+
+
+def conference_member_add(
+    *,
+    actor: Actor,
+    session_id: str,
+    destination: str | None,
+    from_number: str | None = None,
+    call_sid: str | None = None,
+) -> CallSession:
+    """Dial `destination` into the session's conference (made one first if need be). The new
+    member rings until the provider reports its answer."""
+    destination = validate_destination(destination)
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _invite_plan(session, destination, from_number, call_sid),
+    )
