@@ -4,12 +4,19 @@ import io
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+import httpx
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
@@ -43,6 +50,8 @@ from tests.factories import (
     UserFactory,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def pytest_configure(config):
     engine = django_settings.DATABASES["default"]["ENGINE"]
@@ -50,6 +59,69 @@ def pytest_configure(config):
         raise pytest.UsageError(
             "The tests run on PostgreSQL: set DATABASE_URL (see README, `make test`)."
         )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    db = django_settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def artifacts() -> Path:
+    """test-artifacts/ (git-ignored): server logs, screenshots of failures."""
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@contextmanager
+def served(*, log_name: str = "server.log", **env: str) -> Iterator[str]:
+    """The app as it runs in production (`python -m portal.serve`: uvicorn, the LISTEN/NOTIFY
+    channel) in a subprocess on a free loopback port, against the test database; yields its
+    URL. `env` adds settings (`SIMULATED_PROVIDER_LATENCY="1"`). Data the server must see is
+    created with `transactional_db`, so that it is committed. Its output goes to
+    test-artifacts/`log_name`."""
+    port = _free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DATABASE_URL": _database_url(),
+        "DJANGO_DEBUG": "1",
+        "EVENTS_BACKEND": "postgres",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",  # settings hands it to logging, which wants upper case
+        **env,
+    }
+    log = open(artifacts() / log_name, "w")  # noqa: SIM115 - closed with the server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal.serve"], cwd=ROOT, env=environment, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited at start; see test-artifacts/{log_name}")
+            try:
+                httpx.get(url + "/accounts/login/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not start within 30 s")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,14 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 
-from sessions_app.models import Role
-from tests.factories import CallSessionFactory, SessionEventFactory, UserFactory
+from sessions_app.models import ActionInFlight, Customer, ProviderInboxEntry, Role, Via
+from tests.factories import (
+    AccountFactory,
+    CallSessionFactory,
+    CustomerFactory,
+    SessionEventFactory,
+    UserFactory,
+)
 
 MODELS = list(apps.get_app_config("sessions_app").get_models())
 
@@ -19,6 +25,10 @@ def test_changelist_and_change_pages_load(client, db, model):
     staff = UserFactory(role=Role.SYSTEM_ADMINISTRATOR, is_staff=True, is_superuser=True)
     session = CallSessionFactory()
     SessionEventFactory(session=session)
+    ActionInFlight.objects.create(session=session, action="hold", actor_name="", via=Via.SYSTEM)
+    ProviderInboxEntry.objects.create(
+        provider="test", event_id="e1", call_sid=session.call_sid, kind="answered"
+    )
     client.force_login(staff)
     opts = model._meta
     assert client.get(f"/admin/{opts.app_label}/{opts.model_name}/").status_code == 200
@@ -26,3 +36,23 @@ def test_changelist_and_change_pages_load(client, db, model):
     if obj is not None:
         url = f"/admin/{opts.app_label}/{opts.model_name}/{obj.pk}/change/"
         assert client.get(url).status_code == 200
+
+
+def test_changing_a_customers_parent_in_the_admin_moves_its_subtree(client, db):
+    staff = UserFactory(role=Role.SYSTEM_ADMINISTRATOR, is_staff=True, is_superuser=True)
+    account = AccountFactory()
+    north = CustomerFactory(account=account, name="North")
+    south = CustomerFactory(account=account, name="South")
+    retail = CustomerFactory(account=account, parent=north, name="Retail")
+    kiosk = CustomerFactory(account=account, parent=retail, name="Kiosk")
+    client.force_login(staff)
+
+    response = client.post(
+        f"/admin/sessions_app/customer/{retail.pk}/change/",
+        {"account": account.pk, "parent": south.pk, "name": "Retail (south)"},
+    )
+
+    assert response.status_code == 302, response.content
+    retail.refresh_from_db()
+    assert (retail.name, retail.parent_id) == ("Retail (south)", south.pk)
+    assert Customer.objects.get(pk=kiosk.pk).path == f"/{south.pk}/{retail.pk}/{kiosk.pk}/"

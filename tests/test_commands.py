@@ -1,4 +1,4 @@
-"""Management commands: demo data, users, demo traffic."""
+"""Management commands: demo data, users, demo traffic, the provider inbox's retries."""
 
 import random
 
@@ -11,11 +11,16 @@ from sessions_app.models import (
     CallSession,
     CallState,
     Customer,
+    EventKind,
+    InboxStatus,
+    ProviderInboxEntry,
     Role,
     SessionEvent,
     SessionMember,
     User,
+    Via,
 )
+from tests.factories import CallSessionFactory
 
 
 def _snapshot():
@@ -87,6 +92,11 @@ def test_traffic_simulation_moves_calls_through_their_life(db):
     assert {"new", "answered", "ended"} <= kinds
     assert CallSession.objects.filter(ended=True).exists()
     assert CallSession.objects.count() > 2
+    # Answers and hang-ups come from the simulated provider, through the provider inbox.
+    applied = ProviderInboxEntry.objects.filter(status=InboxStatus.APPLIED)
+    assert {"answered", "completed"} <= set(applied.values_list("kind", flat=True))
+    ended_by_caller = SessionEvent.objects.filter(kind=EventKind.ENDED, via=Via.PROVIDER)
+    assert ended_by_caller.exists()
 
 
 @pytest.mark.django_db(transaction=True)  # the loop closes its connection between steps
@@ -96,3 +106,17 @@ def test_simulate_traffic_command_runs_a_bounded_number_of_steps(capsys):
     call_command("simulate_traffic", rate=6000, seed=2, steps=5)
     assert "Simulating traffic" in capsys.readouterr().out
     assert SessionEvent.objects.count() > before
+
+
+def test_process_inbox_applies_reports_due_for_a_retry(db, capsys):
+    session = CallSessionFactory(call_state=CallState.RINGING)
+    entry = ProviderInboxEntry.objects.create(
+        provider="test", event_id="late-1", call_sid=session.call_sid, kind="answered"
+    )
+
+    call_command("process_inbox")
+
+    assert "1 report(s) handled" in capsys.readouterr().out
+    entry.refresh_from_db()
+    session.refresh_from_db()
+    assert (entry.status, session.call_state) == (InboxStatus.APPLIED, CallState.CONNECTED)

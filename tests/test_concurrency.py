@@ -193,9 +193,11 @@ def test_an_action_waits_for_a_provider_call_in_flight_then_sees_its_result(agen
 
     def release_a():
         assert a_at_provider.wait(10)
-        # The row is not locked while A waits on the provider: another connection can lock it.
-        with transaction.atomic():
-            CallSession.objects.select_for_update(nowait=True).get(pk=session.pk)
+        # The row is not locked while A waits on the provider: another connection locks it at
+        # once (B's polling holds it for a moment at most; A would hold it until released).
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            CallSession.objects.select_for_update().get(pk=session.pk)
         # B must still be waiting for A's provider call; without the claim it would have
         # failed at once (409: the call is not on hold yet).
         assert not b_done.wait(0.5)

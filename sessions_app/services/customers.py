@@ -13,9 +13,10 @@ def customer_move(*, customer_id: str, parent_id: str | None) -> Customer:
 
     Every path in the subtree is rewritten in one UPDATE, in the same transaction, so the
     tree is never seen half-moved. A customer cannot move under itself, one of its own
-    sub-customers, or a customer of another account.
+    sub-customers, or a customer of another account. No provider is involved, so the move may
+    join a caller's transaction (the admin's save).
     """
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         # Lock the whole account's tree: two moves in one tree must not interleave.
         customer = Customer.objects.select_for_update().get(pk=customer_id)
         list(Customer.objects.select_for_update().filter(account_id=customer.account_id))

@@ -404,6 +404,8 @@ def _as_failure(done: Change, plan: Plan, outcome: Outcome) -> Change:
 def _claim_in_the_way(session: CallSession) -> ActionInFlight | None:
     """Another action's claim on the locked session, if any. A stale one (its process died
     mid-call) is removed and taken over."""
+    # Its own query, after the lock: a row joined to the locked one would come from the
+    # snapshot taken before waiting for the lock, and miss a claim committed meanwhile.
     current = ActionInFlight.objects.filter(session=session).first()
     if current is None:
         return None

@@ -5,15 +5,12 @@ to the other through PostgreSQL LISTEN/NOTIFY, exactly as between production wor
 
 import functools
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from django.conf import settings
+
+from tests.conftest import ROOT, served  # noqa: F401 - ROOT for the screenshot tests
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,7 +22,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items):
@@ -54,63 +50,14 @@ def _make_password_once(raw_password):
     return make_password(raw_password)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def server_url(django_db_setup, django_db_blocker):
     """The app served by uvicorn on a free loopback port, against the test database."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DATABASE_URL": _database_url(),
-        "DJANGO_DEBUG": "1",
-        "EVENTS_BACKEND": "postgres",
-        "SIMULATED_ANSWER_DELAY": os.environ.get("BROWSER_ANSWER_DELAY", "1.5"),
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",  # settings hands it to logging, which wants upper case
-    }
-    log = open(_artifacts() / "server.log", "w")  # noqa: SIM115 - closed with the server
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.serve"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("the server exited at start; see test-artifacts/server.log")
-        try:
-            httpx.get(url + "/accounts/login/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("the server did not start within 30 s")
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-
-
-def _artifacts() -> Path:
-    path = ROOT / "test-artifacts"
-    path.mkdir(exist_ok=True)
-    return path
+    answer_delay = os.environ.get("BROWSER_ANSWER_DELAY", "1.5")
+    with served(log_name="server.log", SIMULATED_ANSWER_DELAY=answer_delay) as url:
+        yield url
 
 
 # Per module, not per session: while Playwright's sync API is open its event loop runs in this
