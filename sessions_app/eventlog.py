@@ -51,6 +51,16 @@ def _member_left(data: dict) -> str:
     return f"{_member(data)} left the call"
 
 
+def _ended(data: dict) -> str:
+    """Ended by someone ('Session ended'), or by the call itself, as the provider reported."""
+    how = data.get("how")
+    if how == "hung_up":
+        return "Session ended: the call was hung up"
+    if how == "failed":
+        return f"Session ended: the call could not be connected ({data.get('status') or 'failed'})"
+    return "Session ended"
+
+
 def _provider_failed(data: dict) -> str:
     action = data.get("action") or "the action"
     text = f"{action[:1].upper()}{action[1:]} failed at the telephony provider: {data.get('error')}"
@@ -87,7 +97,7 @@ _SENTENCES: dict[str, Callable[[dict], str]] = {
     EventKind.MEMBER_RESUMED: lambda d: f"{_member(d)} taken off hold",
     EventKind.MEMBER_MUTED: lambda d: f"{_member(d)} muted",
     EventKind.MEMBER_UNMUTED: lambda d: f"{_member(d)} unmuted",
-    EventKind.ENDED: lambda d: "Session ended",
+    EventKind.ENDED: _ended,
     EventKind.PROVIDER_FAILED: _provider_failed,
 }
 

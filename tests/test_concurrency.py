@@ -167,20 +167,31 @@ def test_concurrent_hold_patch_resume_through_the_api(agents):
     assert_consistent(session, hold_resume)
 
 
-def test_an_action_waits_for_a_provider_call_in_flight_then_sees_its_result(agents, monkeypatch):
-    """B's resume, started while A's hold is still at the provider, waits for it (no row lock
-    is held meanwhile), then resumes A's hold."""
-    session, (alice, bob, *_) = agents
+@pytest.fixture
+def hold_at_the_provider(monkeypatch):
+    """The provider's hold, held up: (`arrived`, set when a hold reaches the provider, and
+    `finish`, to set to let it return)."""
     provider = get_provider()
     hold = provider.hold
-    a_at_provider, a_may_finish, b_done = threading.Event(), threading.Event(), threading.Event()
+    arrived, finish = threading.Event(), threading.Event()
 
     def slow_hold(**kwargs):
-        a_at_provider.set()
-        assert a_may_finish.wait(10)
+        arrived.set()
+        assert finish.wait(10)
         return hold(**kwargs)
 
     monkeypatch.setattr(provider, "hold", slow_hold)
+    return arrived, finish
+
+
+def test_an_action_waits_for_a_provider_call_in_flight_then_sees_its_result(
+    agents, hold_at_the_provider
+):
+    """B's resume, started while A's hold is still at the provider, waits for it (no row lock
+    is held meanwhile), then resumes A's hold."""
+    session, (alice, bob, *_) = agents
+    a_at_provider, a_may_finish = hold_at_the_provider
+    b_done = threading.Event()
 
     def work(index):
         if index == 0:
@@ -216,19 +227,12 @@ def test_an_action_waits_for_a_provider_call_in_flight_then_sees_its_result(agen
     assert_consistent(session, hold_resume_log(session))
 
 
-def test_an_action_that_waits_too_long_is_told_what_is_in_progress(agents, monkeypatch, settings):
+def test_an_action_that_waits_too_long_is_told_what_is_in_progress(
+    agents, hold_at_the_provider, settings
+):
     session, (alice, bob, *_) = agents
     settings.SESSION_ACTION_WAIT_SECONDS = 0.3
-    provider = get_provider()
-    hold = provider.hold
-    a_at_provider, a_may_finish = threading.Event(), threading.Event()
-
-    def slow_hold(**kwargs):
-        a_at_provider.set()
-        assert a_may_finish.wait(10)
-        return hold(**kwargs)
-
-    monkeypatch.setattr(provider, "hold", slow_hold)
+    a_at_provider, a_may_finish = hold_at_the_provider
 
     def work(index):
         if index == 0:

@@ -103,6 +103,20 @@ ADA = {"member": {"call_sid": "CA1", "name": "Ada Lovelace"}}
         (EventKind.MEMBER_UNMUTED, ADA, "", "provider", "Ada Lovelace unmuted (via provider)"),
         (EventKind.ENDED, {}, "alice", "api", "Session ended by alice via API"),
         (
+            EventKind.ENDED,
+            {"how": "hung_up"},
+            "",
+            "provider",
+            "Session ended: the call was hung up (via provider)",
+        ),
+        (
+            EventKind.ENDED,
+            {"how": "failed", "status": "busy"},
+            "",
+            "provider",
+            "Session ended: the call could not be connected (busy) (via provider)",
+        ),
+        (
             EventKind.PROVIDER_FAILED,
             {"action": "invite", "error": "Busy", "done": ["start a conference for CA1"]},
             "alice",

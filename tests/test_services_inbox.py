@@ -176,7 +176,7 @@ def test_the_caller_hanging_up_ends_the_session(api_actor, session):
     assert (session.hold_reason, session.held_at, session.dial_state) == ("None", None, "None")
     assert {m.call_state for m in session.members.all()} == {MemberCallState.NONE}
     assert SessionEvent.objects.filter(session=session).last().message == (
-        "Session ended (via provider)"
+        "Session ended: the call was hung up (via provider)"
     )
 
 

@@ -46,7 +46,9 @@ ERRORS = {
         "401": "Not authenticated",
         "403": "Invalid Role",
         "404": "No such session (or not yours)",
-        "409": "The session's state does not allow this",
+        "409": "The session's state does not allow this, or another action on it is still in "
+        "progress (errorCode ActionInProgress names it, who started it and when)",
+        "502": "The telephony provider failed; only what it did before failing is recorded",
     }.items()
 }
 SESSION_ID = {"name": "sessionId", "in": "path", "required": True, "schema": {"type": "string"}}

@@ -29,6 +29,20 @@ def fresh(session: CallSession, members: list[SessionMember]) -> list[SessionMem
     return [current[m.pk] for m in members if m.pk in current]
 
 
+# A session on nobody's hold.
+OFF_HOLD = {
+    "hold_reason": HoldReason.NONE,
+    "held_by_user_id": None,
+    "hold_queue_name": None,
+    "held_at": None,
+}
+
+
+def resumed_fields() -> dict:
+    """What a resumed session looks like: connected, off hold."""
+    return {"call_state": CallState.CONNECTED, **OFF_HOLD}
+
+
 def ended_fields() -> dict:
     """What an ended session looks like: disconnected, completed, on nobody's hold."""
     return {
@@ -36,10 +50,7 @@ def ended_fields() -> dict:
         "call_state": CallState.DISCONNECTED,
         "dial_state": DialState.NONE,
         "date_completed": timezone.now(),
-        "hold_reason": HoldReason.NONE,
-        "held_by_user_id": None,
-        "hold_queue_name": None,
-        "held_at": None,
+        **OFF_HOLD,
     }
 
 

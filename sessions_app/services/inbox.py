@@ -25,7 +25,6 @@ from sessions_app.models import (
     CallSession,
     CallState,
     EventKind,
-    HoldReason,
     InboxStatus,
     MemberCallState,
     ProviderInboxEntry,
@@ -34,7 +33,7 @@ from sessions_app.models import (
 )
 from sessions_app.telephony import ProviderReport, ReportKind
 
-from .changes import answer_change, dial_state_after, end_change, who
+from .changes import answer_change, dial_state_after, end_change, resumed_fields, who
 from .unit import PROVIDER, Change, lock_session, record
 
 logger = logging.getLogger(__name__)
@@ -84,20 +83,16 @@ def _sessions_by_call(call_sids: list[str]) -> dict[str, str]:
     """{call_sid: session_id} for the known calls; a call on several sessions (the same SID
     reused) belongs to its active, newest one."""
     found: dict[str, str] = {}
-    rows = (
-        SessionMember.objects.filter(call_sid__in=call_sids)
-        .order_by("session__ended", "-session__date_created")
-        .values_list("call_sid", "session_id")
+    members = SessionMember.objects.filter(call_sid__in=call_sids).order_by(
+        "session__ended", "-session__date_created"
     )
-    for call_sid, session_id in rows:
-        found.setdefault(call_sid, session_id)
-    rows = (
-        CallSession.objects.filter(call_sid__in=call_sids)
-        .order_by("ended", "-date_created")
-        .values_list("call_sid", "id")
-    )
-    for call_sid, session_id in rows:
-        found.setdefault(call_sid, session_id)
+    sessions = CallSession.objects.filter(call_sid__in=call_sids).order_by("ended", "-date_created")
+    for rows in (
+        members.values_list("call_sid", "session_id"),
+        sessions.values_list("call_sid", "id"),
+    ):
+        for call_sid, session_id in rows:
+            found.setdefault(call_sid, session_id)
     return found
 
 
@@ -212,13 +207,7 @@ def _effect(
         change = Change(EventKind.RESUMED if own else EventKind.MEMBER_RESUMED, data=named)
         change.member(member, call_state=MemberCallState.CONNECTED)
         if own and session.is_held:
-            change.session.update(
-                call_state=CallState.CONNECTED,
-                hold_reason=HoldReason.NONE,
-                held_by_user_id=None,
-                hold_queue_name=None,
-                held_at=None,
-            )
+            change.session.update(resumed_fields())
         return change, ""
 
     if kind in (ReportKind.MUTED, ReportKind.UNMUTED):

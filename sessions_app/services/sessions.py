@@ -35,6 +35,7 @@ from .changes import (
     dial_state_after,
     end_change,
     fresh,
+    resumed_fields,
     who,
 )
 from .provider import get_provider
@@ -192,13 +193,7 @@ def _resume_plan(session: CallSession) -> Plan:
         for member in fresh(session, held[: len(outcome.results)]):
             change.member(member, call_state=MemberCallState.CONNECTED)
         if len(outcome.results) == len(held):
-            change.session.update(
-                call_state=CallState.CONNECTED,
-                hold_reason=HoldReason.NONE,
-                held_by_user_id=None,
-                hold_queue_name=None,
-                held_at=None,
-            )
+            change.session.update(resumed_fields())
         return change
 
     steps = [

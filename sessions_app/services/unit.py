@@ -228,23 +228,7 @@ def record(session: CallSession, actor: Actor, change: Change) -> SessionEvent |
         data["members"] = member_changes
     if change.also:
         data["also"] = list(dict.fromkeys(change.also))
-    _serialise_event_commits()
-    event = SessionEvent.objects.create(
-        session=session,
-        kind=change.kind,
-        data=data,
-        actor=actor.user,
-        actor_name=actor.username,
-        via=actor.via,
-        date=now,
-    )
-    publish_on_commit(
-        session_id=session.id,
-        account_id=session.account_id,
-        kind=_live_kind(change.kind),
-        seq=event.seq,
-    )
-    return event
+    return _insert_event(session, actor, change.kind, data, now)
 
 
 def record_new_session(
@@ -258,18 +242,23 @@ def record_new_session(
         member.session = session
     SessionMember.objects.bulk_create(members)
     _retry_reports_on_commit([m.call_sid for m in members if m.call_sid])
+    return _insert_event(session, actor, EventKind.SESSION_STARTED, data, session.date_created)
+
+
+def _insert_event(session: CallSession, actor: Actor, kind: str, data: dict, date) -> SessionEvent:
+    """The one event of an action, and its one notice after commit."""
     _serialise_event_commits()
     event = SessionEvent.objects.create(
         session=session,
-        kind=EventKind.SESSION_STARTED,
+        kind=kind,
         data=data,
         actor=actor.user,
         actor_name=actor.username,
         via=actor.via,
-        date=session.date_created,
+        date=date,
     )
     publish_on_commit(
-        session_id=session.id, account_id=session.account_id, kind="created", seq=event.seq
+        session_id=session.id, account_id=session.account_id, kind=_live_kind(kind), seq=event.seq
     )
     return event
 
