@@ -22,7 +22,6 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import random
 import statistics
@@ -86,7 +85,6 @@ def seed() -> None:
     from django.db import transaction
 
     from sessions_app.models import (
-        Account,
         CallSession,
         CallState,
         Channel,
@@ -98,10 +96,8 @@ def seed() -> None:
         MemberCallState,
         MemberRole,
         QueueState,
-        Role,
         SessionEvent,
         SessionMember,
-        User,
     )
 
     rng = random.Random(SEED)
@@ -110,10 +106,7 @@ def seed() -> None:
         return f"+1{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(1000, 9999)}"
 
     with transaction.atomic():
-        User.objects.filter(username=USERNAME).delete()
-        Account.objects.filter(pk=ACCOUNT_ID).delete()  # cascades to everything below
-
-        account = Account.objects.create(id=ACCOUNT_ID, name=ACCOUNT_NAME)
+        account, user = harness.seed_account(ACCOUNT_ID, ACCOUNT_NAME, USERNAME, PASSWORD)
         top = Customer.objects.create(id=TOP_CUSTOMER_ID, account=account, name="Bench Corp")
         desk = Customer.objects.create(
             id=CUSTOMER_ID, account=account, parent=top, name="Bench Help Desk"
@@ -121,10 +114,6 @@ def seed() -> None:
         endpoint = Endpoint.objects.create(
             id=ENDPOINT_ID, account=account, customer=desk, name="Bench Agent"
         )
-        user = User(username=USERNAME, role=Role.USER)
-        user.set_password(PASSWORD)
-        user.save()
-        user.accounts.set([account])
 
         sessions, members, log = [], [], []
         for index in range(SESSIONS):
@@ -210,25 +199,6 @@ def seed() -> None:
         CallSession.objects.bulk_create(sessions, batch_size=500)
         SessionMember.objects.bulk_create(members, batch_size=1000)
         SessionEvent.objects.bulk_create(log, batch_size=1000)
-
-
-def sign_in(base_url: str) -> str:
-    """`POST /auth/credentials` once and return the `ss-id` token.
-
-    Signing in once (rather than sending Basic credentials on every request) keeps password
-    hashing, which is slow by design, out of the measurement. The cookie is Secure (DEBUG is
-    off), so the client would not send it back over plain HTTP: we send it as a header.
-    """
-    with harness.http_client() as client:
-        response = client.post(
-            f"{base_url}/auth/credentials",
-            json={"userName": USERNAME, "password": PASSWORD},
-            headers={"Accept": "application/json"},
-        )
-    token = response.cookies.get("ss-id")
-    if response.status_code != 200 or not token:
-        raise RuntimeError(f"sign-in failed: {response.status_code} {response.text[:300]}")
-    return token
 
 
 def check_sessions(response: httpx.Response) -> str | None:
@@ -401,11 +371,10 @@ def main() -> int:
         app_dir=harness.BENCH_DIR,
     )
     with ours_server, baseline_server:
-        token = sign_in(ours_server.base_url)
         ours_target = harness.Target(
             "ours",
             f"{ours_server.base_url}{PATH}",
-            {"Accept": "application/json", "Cookie": f"ss-id={token}"},
+            harness.sign_in(ours_server.base_url, USERNAME, PASSWORD),
             check_sessions,
         )
         baseline_target = harness.Target(
@@ -430,11 +399,9 @@ def main() -> int:
         f"{args.concurrency} client threads, up to {args.requests} requests or "
         f"{args.seconds:.0f}s per server in {args.rounds} alternating turns, after "
         f"{args.warmup} warm-up requests.\n"
-        f"Client and servers share this machine ({os.cpu_count()} CPUs, "
-        f"{platform.python_implementation()} {platform.python_version()}, load average "
-        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after): absolute figures are this "
-        "machine's, compare the ratios. One server worker, so latency includes waiting behind "
-        "the other client threads' requests.\n"
+        f"Client and servers share this machine ({harness.machine(load_before)}): absolute "
+        "figures are this machine's, compare the ratios. One server worker, so latency "
+        "includes waiting behind the other client threads' requests.\n"
     )
     harness.print_comparison(ours, baseline)
     difference = first_difference(ours_payload, baseline_payload)
@@ -444,26 +411,17 @@ def main() -> int:
         else f"payloads differ (baseline is not like for like): {difference}"
     )
 
-    harness.RESULTS_DIR.mkdir(exist_ok=True)
-    results = harness.RESULTS_DIR / "active_sessions.json"
-    results.write_text(
-        json.dumps(
-            {
-                "benchmark": "active_sessions",
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "sessions": SESSIONS,
-                "concurrency": args.concurrency,
-                "rounds": args.rounds,
-                "cpus": os.cpu_count(),
-                "ours": harness.summary(ours),
-                "baseline": harness.summary(baseline),
-                "payloads_identical": difference is None,
-            },
-            indent=2,
-        )
-        + "\n"
+    harness.write_results(
+        "active_sessions",
+        {
+            "sessions": SESSIONS,
+            "concurrency": args.concurrency,
+            "rounds": args.rounds,
+            "ours": harness.summary(ours),
+            "baseline": harness.summary(baseline),
+            "payloads_identical": difference is None,
+        },
     )
-    print(f"results written to {results.relative_to(harness.ROOT)}")
     return 0
 
 

@@ -2,14 +2,15 @@
 
 A benchmark script starts a real server as a subprocess (uvicorn, one worker unless asked for
 more, loopback only), measures over HTTP with a bounded client loop, measures a reference in
-the same run (a minimal baseline server, or another endpoint), and prints the figures side by
-side. Nothing here runs
-forever: every wait and every loop has a count and a time limit, and servers are stopped in
-`finally` blocks.
+the same run (a minimal baseline server, another endpoint, or the code before a change), and
+prints the figures side by side. Nothing here runs forever: every wait and every loop has a
+count and a time limit, and servers are stopped in `finally` blocks.
 """
 
+import json
 import math
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -108,6 +110,22 @@ def prepare_database() -> tuple[str, str]:
     migrate(url)
     setup_django(url)
     return url, conninfo_to_dict(url).get("dbname")
+
+
+def seed_account(account_id: str, name: str, username: str, password: str) -> tuple:
+    """Replace a benchmark's account (its sessions and their rows cascade) and its user, a User
+    in that account; return (account, user). Call inside a transaction. Only uses what the old
+    code's models have too (bench/actions.py seeds that code's database with it)."""
+    from sessions_app.models import Account, Role, User
+
+    User.objects.filter(username=username).delete()
+    Account.objects.filter(pk=account_id).delete()
+    account = Account.objects.create(id=account_id, name=name)
+    user = User(username=username, role=Role.USER)
+    user.set_password(password)
+    user.save()
+    user.accounts.set([account])
+    return account, user
 
 
 def free_port() -> int:
@@ -245,8 +263,37 @@ def http_client(headers: dict[str, str] | None = None) -> httpx.Client:
     return httpx.Client(trust_env=False, timeout=REQUEST_TIMEOUT, headers=headers)
 
 
+def sign_in(base_url: str, username: str, password: str) -> dict[str, str]:
+    """`POST /auth/credentials` once; return the headers of a signed-in JSON API client.
+
+    Signing in once (rather than sending Basic credentials on every request) keeps password
+    hashing, which is slow by design, out of the measurement. The cookie is Secure (DEBUG is
+    off), so the client would not send it back over plain HTTP: it goes as a header.
+    """
+    with http_client() as client:
+        response = client.post(
+            f"{base_url}/auth/credentials",
+            json={"userName": username, "password": password},
+            headers={"Accept": "application/json"},
+        )
+    token = response.cookies.get("ss-id")
+    if response.status_code != 200 or not token:
+        raise RuntimeError(f"sign-in failed: {response.status_code} {response.text[:300]}")
+    return {"Accept": "application/json", "Cookie": f"ss-id={token}"}
+
+
 # A check returns None if the response is right, else a short description of what is wrong.
 Check = Callable[[httpx.Response], str | None]
+# How worker thread number `worker` sends one request with its client.
+Request = Callable[[httpx.Client, int], httpx.Response]
+
+
+def percentile_ms(values: list[float], percentile: float) -> float:
+    """Nearest-rank percentile of `values` (seconds), in milliseconds; nan if there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(percentile / 100 * len(ordered))) - 1] * 1000
 
 
 @dataclass
@@ -262,22 +309,29 @@ class Measurement:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def latency_ms(self, percentile: float) -> float:
-        """Nearest-rank percentile of the request latencies, in milliseconds."""
-        ordered = sorted(self.latencies)
-        rank = max(1, math.ceil(percentile / 100 * len(ordered)))
-        return ordered[rank - 1] * 1000
+        return percentile_ms(self.latencies, percentile)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server's endpoint to measure: where, with which headers, and what a right answer is;
+    `request` sends something else than `GET url`."""
+
+    name: str
+    url: str
+    headers: dict[str, str]
+    check: Check
+    request: Request | None = None
+
+    def send(self, client: httpx.Client, worker: int) -> httpx.Response:
+        return self.request(client, worker) if self.request else client.get(self.url)
 
 
 def measure(
-    *,
-    url: str,
-    headers: dict[str, str],
-    check: Check,
-    max_requests: int,
-    max_seconds: float,
-    concurrency: int,
+    target: Target, *, max_requests: int, max_seconds: float, concurrency: int
 ) -> Measurement:
-    """GET `url` from `concurrency` threads until `max_requests` are done or `max_seconds` pass.
+    """Send the target's request from `concurrency` threads until `max_requests` are done or
+    `max_seconds` pass.
 
     Latency is the time from sending a request to having read its whole body; the check runs
     after that, outside the timed window (it still uses client CPU on the shared machine).
@@ -289,9 +343,9 @@ def measure(
     started = time.perf_counter()
     deadline = started + max_seconds
 
-    def worker() -> None:
+    def worker(number: int) -> None:
         nonlocal issued
-        with http_client(headers) as client:
+        with http_client(target.headers) as client:
             while True:
                 with lock:
                     if issued >= max_requests or time.perf_counter() >= deadline:
@@ -301,20 +355,23 @@ def measure(
                     issued += 1
                 sent = time.perf_counter()
                 try:
-                    response = client.get(url)
+                    response = target.send(client, number)
                 except httpx.HTTPError as error:
                     with lock:
                         result.problems.append(f"{type(error).__name__}: {error}")
                     return
                 latency = time.perf_counter() - sent
-                problem = check(response)
+                problem = target.check(response)
                 with lock:
                     result.latencies.append(latency)
                     result.response_bytes = len(response.content)
                     if problem:
                         result.problems.append(problem)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    threads = [
+        threading.Thread(target=worker, args=(number,), daemon=True)
+        for number in range(concurrency)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -332,16 +389,6 @@ def warm_up(*, url: str, headers: dict[str, str], check: Check, requests: int) -
             problem = check(client.get(url))
             if problem:
                 raise RuntimeError(f"warm-up request to {url} failed: {problem}")
-
-
-@dataclass(frozen=True)
-class Target:
-    """One server's endpoint to measure: where, with which headers, and what a right answer is."""
-
-    name: str
-    url: str
-    headers: dict[str, str]
-    check: Check
 
 
 def measure_in_rounds(
@@ -363,9 +410,7 @@ def measure_in_rounds(
     for _ in range(rounds):
         for target in targets:
             turn = measure(
-                url=target.url,
-                headers=target.headers,
-                check=target.check,
+                target,
                 max_requests=math.ceil(max_requests / rounds),
                 max_seconds=max_seconds / rounds,
                 concurrency=concurrency,
@@ -417,3 +462,21 @@ def summary(measurement: Measurement) -> dict:
         "p99_ms": round(measurement.latency_ms(99), 2),
         "response_bytes": measurement.response_bytes,
     }
+
+
+def machine(load_before: float) -> str:
+    """This machine, for the report: CPUs, Python, load average before and now."""
+    return (
+        f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
+
+
+def write_results(name: str, figures: dict) -> None:
+    """Write bench/results/<name>.json: the figures, with the benchmark's name, time and CPUs."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    data = {"benchmark": name, "when": when, "cpus": os.cpu_count(), **figures}
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"results written to {path.relative_to(ROOT)}")

@@ -29,7 +29,6 @@ import cProfile
 import gc
 import io
 import json
-import math
 import os
 import platform
 import pstats
@@ -39,12 +38,12 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import active_sessions
 import harness
 import httpx
+from harness import percentile_ms
 
 SESSIONS = active_sessions.SESSIONS
 USERNAME = active_sessions.USERNAME
@@ -78,7 +77,7 @@ def portal_sign_in(base_url: str) -> dict[str, str]:
     signed-in session (`Cookie`) and its CSRF token (`X-CSRFToken`, as base.html makes htmx send).
 
     The cookies are Secure (DEBUG is off), so httpx would not send them back over plain HTTP:
-    like active_sessions.sign_in, we send them as a header.
+    like harness.sign_in, we send them as a header.
     """
     with harness.http_client() as client:
         form = client.get(f"{base_url}{LOGIN_PATH}")
@@ -134,7 +133,6 @@ def _check_rows(response: httpx.Response) -> str | None:
 def measure_page(
     server: harness.Server, portal: dict[str, str], args: argparse.Namespace
 ) -> dict[str, harness.Measurement]:
-    token = active_sessions.sign_in(server.base_url)
     targets = [
         harness.Target("page", f"{server.base_url}{PAGE_PATH}", portal, check_page),
         harness.Target(
@@ -143,7 +141,7 @@ def measure_page(
         harness.Target(
             "json",
             f"{server.base_url}{JSON_PATH}",
-            {"Accept": "application/json", "Cookie": f"ss-id={token}"},
+            harness.sign_in(server.base_url, USERNAME, PASSWORD),
             active_sessions.check_sessions,
         ),
     ]
@@ -592,14 +590,6 @@ def _action_problem(response: httpx.Response) -> str | None:
     return None
 
 
-def percentile_ms(values: list[float], percentile: float) -> float:
-    """Nearest-rank percentile, in milliseconds (nan if there are no values)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(percentile / 100 * len(ordered))) - 1] * 1000
-
-
 def print_events(runs: list[EventRun]) -> None:
     print(
         f"\n2. Action -> event: portal hold/resume alternately on one session, each over a new "
@@ -759,27 +749,18 @@ def main() -> int:
     print(f"event data seen: {kinds}")
     print(f"load average after: {os.getloadavg()[0]:.1f}. {NOISE}")
 
-    harness.RESULTS_DIR.mkdir(exist_ok=True)
-    results = harness.RESULTS_DIR / "portal_render.json"
-    results.write_text(
-        json.dumps(
-            {
-                "benchmark": "portal_render",
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "sessions": SESSIONS,
-                "cpus": os.cpu_count(),
-                "page": {name: harness.summary(m) for name, m in page.items()},
-                "page_over_json_p50": round(
-                    page["page"].latency_ms(50) / page["json"].latency_ms(50), 2
-                ),
-                "in_process_ms": split,
-                "events": [event_summary(one), event_summary(two)],
-            },
-            indent=2,
-        )
-        + "\n"
+    harness.write_results(
+        "portal_render",
+        {
+            "sessions": SESSIONS,
+            "page": {name: harness.summary(m) for name, m in page.items()},
+            "page_over_json_p50": round(
+                page["page"].latency_ms(50) / page["json"].latency_ms(50), 2
+            ),
+            "in_process_ms": split,
+            "events": [event_summary(one), event_summary(two)],
+        },
     )
-    print(f"results written to {results.relative_to(harness.ROOT)}")
 
     failed = [run for run in (one, two) if not run.ok]
     for run in failed:
