@@ -1,8 +1,8 @@
 """Run every benchmark in bench/, one after the other; exit non-zero if any of them fails.
 
 A benchmark is any `bench/*.py` script except the helpers listed in NOT_BENCHMARKS (and files
-starting with `_`): today active_sessions.py, portal_render.py and actions.py; a new one is picked up by
-being added.
+starting with `_`): today active_sessions.py, portal_render.py and actions.py; a new one is
+picked up by being added.
 Each runs in its own process with this Python and the current environment (DATABASE_URL
 included), with a time limit. `make bench` runs this.
 """
