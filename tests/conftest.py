@@ -3,7 +3,6 @@ import csv
 import io
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -430,18 +429,10 @@ def _xml_error_status(content: bytes) -> dict:
 
 # --- the spec's samples -----------------------------------------------------------------------
 
-# The Evo Voice spec pages live beside the repository (/work/shared/spec); EVOVOICE_SPEC_DIR
-# points elsewhere.
-SPEC_DIR = Path(
-    os.environ.get("EVOVOICE_SPEC_DIR") or Path(__file__).resolve().parents[2] / "shared" / "spec"
-)
+SPEC_SAMPLES = ROOT / "tests" / "fixtures" / "spec"
 
 
-def spec_sample(page: str, pattern: str) -> str:
-    """The first match of `pattern` (a regular expression, DOTALL) in the spec page `page`."""
-    path = SPEC_DIR / page
-    if not path.exists():
-        pytest.fail(f"The spec page {path} is missing: set EVOVOICE_SPEC_DIR.")
-    match = re.search(pattern, path.read_text(), re.DOTALL)
-    assert match, f"no sample matching {pattern!r} in {page}"
-    return match.group(0)
+def spec_sample(name: str) -> str:
+    """A sample from the Evo Voice spec pages, kept verbatim in tests/fixtures/spec/ (its README
+    says which page each comes from)."""
+    return (SPEC_SAMPLES / name).read_text().strip()

@@ -15,14 +15,11 @@ NIL = f"{{{NS_XSI}}}nil"
 
 
 def session_info_sample() -> str:
-    return spec_sample("hold-session.txt", r"<SessionInfo xmlns:i=.*?</SessionInfo>")
+    return spec_sample("session-info.xml")
 
 
 def active_sessions_sample() -> str:
-    return spec_sample(
-        "get-active-sessions.txt",
-        r"<AppGetActiveSessionsResult xmlns:i=.*?</AppGetActiveSessionsResult>",
-    )
+    return spec_sample("app-get-active-sessions-result.xml")
 
 
 def shape(element) -> tuple:
