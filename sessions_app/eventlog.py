@@ -79,7 +79,9 @@ def _started(data: dict) -> str:
 
 _SENTENCES: dict[str, Callable[[dict], str]] = {
     EventKind.SESSION_STARTED: _started,
-    EventKind.ANSWERED: lambda d: f"Answered by {_change(d, 'answered_by_name')[1]}",
+    EventKind.ANSWERED: lambda d: (
+        f"Answered by {d.get('answered_by') or _change(d, 'answered_by_name')[1]}"
+    ),
     EventKind.HELD: _held,
     EventKind.RESUMED: lambda d: "Resumed from hold",
     EventKind.HOLD_REASON_CHANGED: lambda d: f"Hold reason set to {_change(d, 'hold_reason')[1]}",

@@ -363,6 +363,9 @@ class SessionMember(models.Model):
     role = models.CharField(max_length=10, choices=choices_of(MemberRole), default=MemberRole.NONE)
     call_sid = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     muted = models.BooleanField(default=False)
+    # The provider's hold queue of this member's leg while it is held (not on the wire: the
+    # session's `HoldQueueName` is its first held leg's). Each leg resumes from its own.
+    hold_queue_name = models.CharField(max_length=200, null=True, blank=True)
     date_created = models.DateTimeField(default=timezone.now)
 
     class Meta:

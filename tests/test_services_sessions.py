@@ -200,6 +200,28 @@ def test_resume_clears_the_hold_and_reconnects_the_members(api_actor, account, u
     assert (entry.actor, entry.via) == (user, Via.API)
 
 
+def test_each_held_leg_resumes_from_its_own_hold_queue(api_actor, session, monkeypatch):
+    agent = SessionMemberFactory(session=session, display_name="Agent Bob")
+    provider = services.get_provider()
+    services.session_hold(actor=api_actor, session_id=session.id)
+    services.session_hold(actor=api_actor, session_id=session.id, call_sid=agent.call_sid)
+    resumed = []
+    monkeypatch.setattr(
+        provider, "resume", lambda *, call_sid, queue_name: resumed.append((call_sid, queue_name))
+    )
+
+    services.session_resume(actor=api_actor, session_id=session.id)
+
+    # The simulator names a hold queue after the leg it holds.
+    assert resumed == [
+        (session.call_sid, f"hold-{session.call_sid[-8:]}"),
+        (agent.call_sid, f"hold-{agent.call_sid[-8:]}"),
+    ]
+    session.refresh_from_db()
+    assert session.hold_queue_name is None
+    assert set(session.members.values_list("hold_queue_name", flat=True)) == {None}
+
+
 @pytest.mark.parametrize("state", [CallState.CONNECTED, CallState.RINGING, CallState.PASSIVE])
 def test_resume_refuses_a_call_that_is_not_on_hold(api_actor, account, state):
     session = CallSessionFactory(account=account, call_state=state)
@@ -632,6 +654,18 @@ def test_invite_refuses_a_call_that_is_not_up(api_actor, account, state):
 
     with pytest.raises(InvalidState, match=f"Cannot invite: the call is {state}"):
         services.conference_member_add(actor=api_actor, session_id=session.id, destination="+1555")
+
+    assert db_state() == before
+
+
+def test_invite_refuses_to_conference_from_a_member_who_left(api_actor, session):
+    gone = SessionMemberFactory(session=session, call_state=MemberCallState.NONE)
+    before = db_state()
+
+    with pytest.raises(InvalidState, match="already left the call"):
+        services.conference_member_add(
+            actor=api_actor, session_id=session.id, destination="+1555", call_sid=gone.call_sid
+        )
 
     assert db_state() == before
 

@@ -112,7 +112,7 @@ ACTIONS = {
     "answer": (
         _answer,
         EventKind.ANSWERED,
-        {"changes", "members"},
+        {"changes", "members", "answered_by"},
         "Answered by Bob by alice via API",
     ),
     "hold": (
@@ -194,7 +194,12 @@ def test_event_data_holds_each_change_before_and_after(api_actor, session, user)
     assert changes["hold_reason"] == ["None", "Transferring"]
     assert changes["held_by_user_id"] == [None, user.id]
     assert changes["hold_queue_name"][0] is None and changes["hold_queue_name"][1]
-    assert event.data["members"] == {session.call_sid: {"call_state": ["Connected", "Hold"]}}
+    assert event.data["members"] == {
+        session.call_sid: {
+            "call_state": ["Connected", "Hold"],
+            "hold_queue_name": [None, changes["hold_queue_name"][1]],
+        }
+    }
 
 
 def test_provider_reports_are_events_by_the_provider(api_actor, session):

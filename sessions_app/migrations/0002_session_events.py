@@ -1,4 +1,5 @@
-"""Typed session events, the in-flight action claim and the provider inbox."""
+"""Typed session events, the in-flight action claim, the provider inbox, and each held
+leg's own hold queue."""
 
 import django.core.serializers.json
 import django.db.models.deletion
@@ -94,5 +95,10 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='providerinboxentry',
             constraint=models.UniqueConstraint(fields=('provider', 'event_id'), name='inbox_event_once_per_provider'),
+        ),
+        migrations.AddField(
+            model_name='sessionmember',
+            name='hold_queue_name',
+            field=models.CharField(blank=True, max_length=200, null=True),
         ),
     ]

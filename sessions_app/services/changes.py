@@ -38,6 +38,11 @@ OFF_HOLD = {
 }
 
 
+# A member's leg off hold (resumed), and off the call (left, or the session ended).
+MEMBER_OFF_HOLD = {"call_state": MemberCallState.CONNECTED, "hold_queue_name": None}
+MEMBER_GONE = {"call_state": MemberCallState.NONE, "hold_queue_name": None}
+
+
 def resumed_fields() -> dict:
     """What a resumed session looks like: connected, off hold."""
     return {"call_state": CallState.CONNECTED, **OFF_HOLD}
@@ -58,7 +63,7 @@ def end_change(session: CallSession, kind: str = EventKind.ENDED, **data) -> Cha
     """The session ends: every member leaves the call (the session must be locked)."""
     change = Change(kind, session=ended_fields(), data=data)
     for member in session.members.all():
-        change.member(member, call_state=MemberCallState.NONE)
+        change.member(member, **MEMBER_GONE)
     return change
 
 
@@ -88,6 +93,8 @@ def answer_change(
             "answered_by_name": answered_by_name,
             "answered_by_id": answered_by_id,
         },
+        # Who answered, whether or not it changed (the same agent may answer again).
+        data={"answered_by": answered_by_name},
     )
     if session.queue_state in (QueueState.QUEUED, QueueState.RINGING):
         change.session["queue_state"] = QueueState.CONNECTED

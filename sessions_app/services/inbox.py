@@ -33,7 +33,15 @@ from sessions_app.models import (
 )
 from sessions_app.telephony import ProviderReport, ReportKind
 
-from .changes import answer_change, dial_state_after, end_change, resumed_fields, who
+from .changes import (
+    MEMBER_GONE,
+    MEMBER_OFF_HOLD,
+    answer_change,
+    dial_state_after,
+    end_change,
+    resumed_fields,
+    who,
+)
 from .unit import PROVIDER, Change, lock_session, record
 
 logger = logging.getLogger(__name__)
@@ -188,7 +196,7 @@ def _effect(
         change = Change(
             EventKind.MEMBER_LEFT, data={**named, "how": how, "status": data.get("status")}
         )
-        change.member(member, call_state=MemberCallState.NONE)
+        change.member(member, **MEMBER_GONE)
         dial_state_after(session, change, member)
         return change, ""
 
@@ -205,7 +213,7 @@ def _effect(
         if member.call_state != MemberCallState.HOLD:
             return None, f"The member is {member.call_state}"
         change = Change(EventKind.RESUMED if own else EventKind.MEMBER_RESUMED, data=named)
-        change.member(member, call_state=MemberCallState.CONNECTED)
+        change.member(member, **MEMBER_OFF_HOLD)
         if own and session.is_held:
             change.session.update(resumed_fields())
         return change, ""

@@ -30,6 +30,8 @@ from sessions_app.models import (
 )
 
 from .changes import (
+    MEMBER_GONE,
+    MEMBER_OFF_HOLD,
     answer_change,
     connect_ringing_caller,
     dial_state_after,
@@ -148,12 +150,13 @@ def _hold_plan(session: CallSession, actor: Actor, call_sid: str | None, reason:
         if not outcome.results:
             return change
         [held] = fresh(session, [member])
-        change.member(held, call_state=MemberCallState.HOLD)
+        queue = outcome.results[0].queue_name
+        change.member(held, call_state=MemberCallState.HOLD, hold_queue_name=queue)
         change.session.update(
             call_state=CallState.HOLD,
             hold_reason=reason,
             held_by_user_id=actor.user.id if actor.user else None,
-            hold_queue_name=outcome.results[0].queue_name,
+            hold_queue_name=session.hold_queue_name or queue,
             held_at=session.held_at or timezone.now(),
         )
         return change
@@ -184,21 +187,25 @@ def _resume_plan(session: CallSession) -> Plan:
     require_allowed(session, "resume")
     held = list(session.members.filter(call_state=MemberCallState.HOLD))
     provider = get_provider()
-    queue = session.hold_queue_name
 
     def conclude(session: CallSession, outcome: Outcome) -> Change:
         """Members resumed before a failure are recorded as connected; the call leaves hold
         only when all of them have."""
         change = Change(EventKind.RESUMED)
         for member in fresh(session, held[: len(outcome.results)]):
-            change.member(member, call_state=MemberCallState.CONNECTED)
+            change.member(member, **MEMBER_OFF_HOLD)
         if len(outcome.results) == len(held):
             change.session.update(resumed_fields())
         return change
 
     steps = [
         Step(
-            f"resume {m.call_sid}", partial(provider.resume, call_sid=m.call_sid, queue_name=queue)
+            f"resume {m.call_sid}",
+            partial(
+                provider.resume,
+                call_sid=m.call_sid,
+                queue_name=m.hold_queue_name or session.hold_queue_name,
+            ),
         )
         for m in held
     ]
@@ -233,7 +240,7 @@ def _end_plan(session: CallSession, call_sid: str | None) -> Plan:
             return end_change(session)
         change = Change(EventKind.ENDED)
         for member in fresh(session, legs[: len(outcome.results)]):
-            change.member(member, call_state=MemberCallState.NONE)
+            change.member(member, **MEMBER_GONE)
         return change
 
     return Plan("end", steps, conclude)
@@ -249,7 +256,7 @@ def _hang_up_member_plan(session: CallSession, call_sid: str) -> Plan:
         change = Change(EventKind.MEMBER_LEFT, data={"member": who(member), "how": "hung_up"})
         if outcome.results:
             [leaving] = fresh(session, [member])
-            change.member(leaving, call_state=MemberCallState.NONE)
+            change.member(leaving, **MEMBER_GONE)
             dial_state_after(session, change, leaving)
         return change
 
@@ -402,6 +409,8 @@ def _invite_plan(
             )
     require_allowed(session, "invite")
     anchor = member_by_call_sid(session, call_sid, "CallSid")
+    if not anchor.on_call:
+        raise InvalidState("Cannot invite: that member has already left the call")
     on_call = session.members.exclude(call_state=MemberCallState.NONE).count()
     if on_call >= MAX_CONFERENCE_MEMBERS:
         raise InvalidState(f"The conference is full ({MAX_CONFERENCE_MEMBERS} members)")
