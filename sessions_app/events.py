@@ -44,7 +44,7 @@ _subscribers_lock = threading.Lock()
 
 
 def subscribe(callback: Callable[[Notice], None]) -> Callable[[], None]:
-    """Call `callback(event)` for every event this process hears; returns the unsubscribe."""
+    """Call `callback(notice)` for every notice this process hears; returns the unsubscribe."""
     with _subscribers_lock:
         _subscribers.add(callback)
 

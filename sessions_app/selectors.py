@@ -4,7 +4,9 @@ related rows already loaded, so callers never filter by account or trigger lazy 
 from collections import defaultdict
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+import orjson
+from django.db.models import CharField, Func, Prefetch, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from .errors import SessionNotFound
 from .eventlog import render_message
@@ -32,9 +34,28 @@ def _with_details(queryset: QuerySet[CallSession]) -> QuerySet[CallSession]:
     )
 
 
-def log_line(date: datetime, kind: str, data: dict, actor_name: str, via: str) -> dict:
-    """One `SessionLogInfo` record: the event's date and its message."""
-    return {"date": date, "message": render_message(kind, data, actor_name, via)}
+class WireDate(Func):
+    """A timestamp as the wire writes it (`dto.wire_date`: UTC, milliseconds, `Z`), formatted
+    by the database: a list of 500 sessions has 5,000 log dates, and reading each into a
+    datetime only to format it again cost more than the query."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = (
+            "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]": the milliseconds are cut from the text
+        # (strftime's %f would round them). `%` is doubled twice: once for this template,
+        # once for the driver's parameter style. A column: the expression has no parameters.
+        template = (
+            "strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%S', %(expressions)s) || '.' || "
+            "substr(substr(%(expressions)s, 21) || '000', 1, 3) || 'Z'"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def attach_breadcrumbs(sessions: list[CallSession]) -> list[CallSession]:
@@ -103,7 +124,7 @@ _MEMBER_COLUMNS = (
     "call_sid",
     "muted",
 )
-_EVENT_COLUMNS = ("session_id", "date", "kind", "data", "actor_name", "via")
+_EVENT_COLUMNS = ("session_id", "wire_date", "kind", "data_json", "actor_name", "via")
 
 
 def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
@@ -123,9 +144,16 @@ def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
     )
     for row in member_rows.values(*_MEMBER_COLUMNS):
         members[row["session_id"]].append(row)
-    event_rows = SessionEvent.objects.filter(session_id__in=ids).order_by("session_id", "seq")
-    for session_id, *event in event_rows.values_list(*_EVENT_COLUMNS):
-        log[session_id].append(log_line(*event))
+    event_rows = (
+        SessionEvent.objects.filter(session_id__in=ids)
+        .order_by("session_id", "seq")
+        # The data as text, decoded here by orjson: several times faster than the JSON field's
+        # own decoding, for thousands of small documents.
+        .annotate(wire_date=WireDate("date"), data_json=Cast("data", TextField()))
+    )
+    for session_id, date, kind, data, actor_name, via in event_rows.values_list(*_EVENT_COLUMNS):
+        message = render_message(kind, orjson.loads(data), actor_name, via)
+        log[session_id].append({"date": date, "message": message})
     paths = {record["customer__path"] for record in records if record["customer__path"]}
     crumb_ids = {cid for path in paths for cid in path.split("/") if cid}
     names = dict(Customer.objects.filter(pk__in=crumb_ids).values_list("id", "name"))

@@ -6,12 +6,13 @@ import csv
 import io
 import json
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sessions_app.models import CallState, SessionEvent
+from sessions_app.models import CallSession, CallState, SessionEvent
 from tests.conftest import spec_sample
-from tests.factories import CallSessionFactory, SessionMemberFactory
+from tests.factories import CallSessionFactory, SessionEventFactory, SessionMemberFactory
 
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -71,6 +72,18 @@ def test_json_dates_are_utc_with_milliseconds(api, complete_session):
     for value in (body["dateCreated"], body["dateLastModified"], body["dateCompleted"]):
         assert DATE.match(value), value
     assert DATE.match(body["log"][0]["date"])
+
+
+def test_log_dates_are_cut_to_the_millisecond_in_utc_as_every_other_date(api, session):
+    """The log's dates are formatted by the database, the session's in Python: the same rule
+    (UTC, milliseconds cut, not rounded)."""
+    at = datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=2)))
+    SessionEventFactory(session=session, date=at)
+    CallSession.objects.filter(pk=session.pk).update(date_created=at)
+
+    body = api.get(f"/sessions/{session.id}").json()
+
+    assert body["log"][0]["date"] == body["dateCreated"] == "2026-03-01T21:59:59.999Z"
 
 
 def test_json_keeps_application_data_keys_as_they_are(api, session):
