@@ -1,3 +1,5 @@
+"""The project's URLs: the admin, the Evo Voice API (`sessions_app.api.urls`) and the portal."""
+
 from django.contrib import admin
 from django.urls import include, path
 

@@ -1,3 +1,6 @@
+"""The Django admin for every model. Event and inbox rows are records of what happened:
+readable, never added or edited here."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
@@ -18,6 +21,8 @@ from .models import (
 
 @admin.register(User)
 class PortalUserAdmin(UserAdmin):
+    """Users with their Evo Voice role and the accounts they may see."""
+
     fieldsets = UserAdmin.fieldsets + (("Evo Voice", {"fields": ("role", "accounts")}),)
     list_display = ("username", "role", "is_active", "is_staff")
     list_filter = ("role", "is_active", "accounts")
@@ -26,12 +31,16 @@ class PortalUserAdmin(UserAdmin):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    """Accounts (tenants)."""
+
     list_display = ("name", "id")
     search_fields = ("name", "id")
 
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    """The customer tree; changing a parent moves the whole subtree."""
+
     list_display = ("name", "account", "parent", "id")
     list_filter = ("account",)
     search_fields = ("name", "id")
@@ -51,6 +60,8 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
+    """Agents, devices and numbers that sessions are on."""
+
     list_display = ("name", "kind", "account", "phone_number")
     list_filter = ("account", "kind")
     search_fields = ("name", "phone_number")
@@ -58,11 +69,15 @@ class EndpointAdmin(admin.ModelAdmin):
 
 
 class SessionMemberInline(admin.TabularInline):
+    """A session's members, on its page."""
+
     model = SessionMember
     extra = 0
 
 
 class SessionEventInline(admin.TabularInline):
+    """A session's events, on its page, read-only."""
+
     model = SessionEvent
     extra = 0
     fields = readonly_fields = ("seq", "date", "kind", "data", "actor_name", "via")
@@ -74,6 +89,8 @@ class SessionEventInline(admin.TabularInline):
 
 @admin.register(CallSession)
 class CallSessionAdmin(admin.ModelAdmin):
+    """Sessions, with their members and events."""
+
     list_display = ("id", "account", "channel", "direction", "call_state", "ended", "date_created")
     list_filter = ("account", "channel", "call_state", "ended")
     search_fields = ("id", "from_address", "to_address", "from_name", "call_sid")
@@ -83,6 +100,8 @@ class CallSessionAdmin(admin.ModelAdmin):
 
 @admin.register(SessionMember)
 class SessionMemberAdmin(admin.ModelAdmin):
+    """Members across sessions, found by identity or call SID."""
+
     list_display = ("identity", "role", "call_state", "session")
     search_fields = ("identity", "call_sid")
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FieldError:
+    """One invalid field of a request: ServiceStack's `ResponseError`."""
+
     field: str
     code: str
     message: str
@@ -56,6 +58,8 @@ class InvalidState(DomainError):
 
 
 class SessionEnded(InvalidState):
+    """The session has ended: it accepts no action (409)."""
+
     code = "SessionEnded"
 
     def __init__(self):

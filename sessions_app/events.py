@@ -26,6 +26,8 @@ CHANNEL = "session_events"
 
 @dataclass(frozen=True)
 class Notice:
+    """A session changed: which one, in which account, how, and its event's number."""
+
     session_id: str
     account_id: str
     kind: str  # "created", "changed" or "ended"

@@ -16,6 +16,8 @@ from .models import CallSession, CallState, Channel, Direction, QueueState, User
 
 @dataclass(frozen=True)
 class SessionFilters:
+    """The active-sessions page's filters, as the URL gives them."""
+
     account: str = ""
     customer: str = ""
     start: str = ""
@@ -82,6 +84,8 @@ def _start(value: str) -> datetime | None:
 
 @dataclass(frozen=True)
 class Counters:
+    """The counters strip: calls by state and the longest wait."""
+
     active: int
     ringing: int
     connected: int

@@ -34,6 +34,8 @@ def new_id() -> str:
 
 
 class Role(models.TextChoices):
+    """What a user may do: each role implies the ones before it in `ROLE_ORDER`."""
+
     NONE = "", "No role"  # may sign in to nothing: every operation needs User or higher
     USER = "User"
     MANAGER = "Manager"
@@ -89,6 +91,7 @@ MAX_CONFERENCE_MEMBERS = 10
 
 
 def call_state_move_allowed(current: str, target: str) -> bool:
+    """Whether `CALL_STATE_TRANSITIONS` allows `current -> target`."""
     return target in CALL_STATE_TRANSITIONS.get(current, frozenset())
 
 
@@ -474,6 +477,8 @@ class ActionInFlight(models.Model):
 
 
 class InboxStatus(models.TextChoices):
+    """Where a provider report stands."""
+
     PENDING = "pending"  # not applied yet: waits for its call to be known, then retried
     APPLIED = "applied"  # recorded as an event
     IGNORED = "ignored"  # nothing to do (stale, duplicate effect, or its call never appeared)

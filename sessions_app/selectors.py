@@ -15,10 +15,12 @@ from .permissions import account_scope
 
 
 def accounts_visible_to(user: User) -> QuerySet[Account]:
+    """The accounts `user` may see."""
     return Account.objects.filter(account_scope(user, "id"))
 
 
 def customers_visible_to(user: User) -> QuerySet[Customer]:
+    """The customers of the accounts `user` may see, with their account."""
     return Customer.objects.filter(account_scope(user)).select_related("account")
 
 

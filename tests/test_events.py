@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
 from sessions_app import events, services
-from sessions_app.errors import SessionEnded
+from sessions_app.errors import TelephonyFailed
 from sessions_app.events import Notice
 from sessions_app.models import SessionEvent, Via
 from tests.factories import AccountFactory, CallSessionFactory, UserFactory
@@ -42,11 +42,38 @@ def test_events_are_published_only_when_the_transaction_commits(
     assert heard == [Notice(session.id, session.account_id, "changed", seq=event.seq)]
 
 
-def test_a_failed_action_publishes_nothing(account, django_capture_on_commit_callbacks):
-    ended = CallSessionFactory(account=account, ended=True, call_state="Disconnected")
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(SessionEnded):
-        services.session_hold(actor=API, session_id=ended.id)
+def test_an_action_that_changes_nothing_publishes_nothing(
+    session, django_capture_on_commit_callbacks
+):
+    """Holding a held call is a success that changes nothing: no event, so no notice (pages
+    would otherwise redraw for nothing)."""
+    services.session_hold(actor=API, session_id=session.id)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.session_hold(actor=API, session_id=session.id)
+
     assert callbacks == []
+
+
+def test_a_provider_failure_is_published_once(
+    session, failing_provider, settings, django_capture_on_commit_callbacks
+):
+    """A failure is an event, so open pages hear of it (their log shows it)."""
+    settings.EVENTS_BACKEND = "local"
+    failing_provider("hold")
+    heard = []
+    unsubscribe = events.subscribe(heard.append)
+    try:
+        # The callbacks run as the block exits, the failure raised or not.
+        with (
+            pytest.raises(TelephonyFailed),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            services.session_hold(actor=API, session_id=session.id)
+    finally:
+        unsubscribe()
+    [event] = SessionEvent.objects.filter(session=session)
+    assert heard == [Notice(session.id, session.account_id, "changed", seq=event.seq)]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -23,10 +23,15 @@ def _hash(token: str) -> str:
 
 
 class BasicAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic, as Evo Voice clients send it, in realm `evovoice`."""
+
     www_authenticate_realm = "evovoice"
 
 
 class PortalSessionAuthentication(authentication.SessionAuthentication):
+    """The portal's own Django session, with CSRF enforced, so a portal page may call
+    the API and a forged cross-site request may not."""
+
     pass
 
 
@@ -74,6 +79,7 @@ def start_api_session(response, user: User, *, remember_me: bool) -> str:
 
 
 def end_api_session(request, response) -> None:
+    """Forget the request's `ss-id` session (if any) and clear its cookies on `response`."""
     token = request.COOKIES.get(COOKIE)
     if token:
         ApiAuthSession.objects.filter(key_hash=_hash(token)).delete()

@@ -34,6 +34,8 @@ DOMAIN_STATUS = [
 
 
 class PayloadTooLarge(exceptions.APIException):
+    """A request body over `API_MAX_BODY_BYTES` (413)."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large"
     default_code = "RequestTooLarge"
@@ -42,6 +44,8 @@ class PayloadTooLarge(exceptions.APIException):
 def error_wire_response(
     http_status: int, code: str, message: str, field_errors=(), headers=None
 ) -> Response:
+    """A ServiceStack error response (`ErrorResponse` with its `ResponseStatus`), in the
+    format the request negotiated."""
     values = error_response(error_code=code, message=message, errors=field_errors)
     return WireResponse(contracts.ERROR_RESPONSE, values, status=http_status, headers=headers)
 
@@ -73,6 +77,9 @@ def _drf_error(exc: exceptions.APIException) -> tuple[str, str, tuple]:
 
 
 def exception_handler(exc, context):
+    """DRF's exception handler: domain errors, DRF's own and anything unexpected become
+    ServiceStack error responses; an unexpected one is logged and says no more than
+    "An internal error occurred" unless DEBUG is on."""
     if isinstance(exc, DomainError):
         http_status = next(code for kind, code in DOMAIN_STATUS if isinstance(exc, kind))
         return error_wire_response(http_status, exc.code, exc.message, exc.field_errors)

@@ -7,6 +7,9 @@ ACCEPT_ALIASES = {"text/xml": "application/xml", "text/json": "application/json"
 
 
 class ServiceStackNegotiation(BaseContentNegotiation):
+    """ServiceStack's content negotiation: the `.ext` suffix, then `?format=`, then
+    `Accept`, then JSON."""
+
     def select_parser(self, request, parsers):
         content_type = (request.content_type or "").split(";")[0].strip().lower()
         content_type = ACCEPT_ALIASES.get(content_type, content_type)

@@ -87,6 +87,7 @@ def _operation(
 
 
 def build_openapi() -> dict:
+    """The OpenAPI 3 description of the operations, from the wire contracts."""
     schemas = {
         c.name: _component(c)
         for c in (

@@ -20,6 +20,7 @@ from .errors import PayloadTooLarge
 
 
 def read_limited(stream) -> bytes:
+    """The request body, refused with 413 past `DATA_UPLOAD_MAX_MEMORY_SIZE` bytes."""
     if stream is None:
         return b""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -30,6 +31,7 @@ def read_limited(stream) -> bytes:
 
 
 def parse_json_object(body: bytes) -> dict:
+    """A JSON request body, which must be an object (a request DTO)."""
     if not body.strip():
         return {}
     try:
@@ -42,6 +44,8 @@ def parse_json_object(body: bytes) -> dict:
 
 
 class JSONParser(BaseParser):
+    """JSON request DTOs (`application/json`), size-limited."""
+
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):

@@ -1,3 +1,5 @@
+"""Who may call an operation."""
+
 from rest_framework.permissions import BasePermission
 
 from sessions_app.models import Role

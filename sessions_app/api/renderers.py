@@ -21,6 +21,8 @@ class _WireRenderer(BaseRenderer):
 
 
 class ServiceStackJSONRenderer(_WireRenderer):
+    """JSON as ServiceStack writes it: camelCase, nulls left out."""
+
     media_type = "application/json"
     format = "json"
 
@@ -45,6 +47,8 @@ class JSONPRenderer(ServiceStackJSONRenderer):
 
 
 class ServiceStackXMLRenderer(_WireRenderer):
+    """XML in the DataContract shape of the spec's samples."""
+
     media_type = "application/xml"
     format = "xml"
 
@@ -53,6 +57,8 @@ class ServiceStackXMLRenderer(_WireRenderer):
 
 
 class ServiceStackCSVRenderer(_WireRenderer):
+    """CSV: a header row of member names, one row per record."""
+
     media_type = "text/csv"
     format = "csv"
 

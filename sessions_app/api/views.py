@@ -44,6 +44,7 @@ def _session_response(request: Request, session_id: str) -> Response:
 
 
 def hold_session(request: Request, values: dict) -> Response:
+    """`HoldSession`: hold the session's call (or a member's), answer its `SessionInfo`."""
     session_id = _session_id(values)
     services.session_hold(
         actor=_actor(request),
@@ -55,6 +56,7 @@ def hold_session(request: Request, values: dict) -> Response:
 
 
 def patch_session(request: Request, values: dict) -> Response:
+    """`PatchSession`: change what is given, answer the `SessionInfo`."""
     session_id = _session_id(values)
     services.session_patch(
         actor=_actor(request),
@@ -68,6 +70,8 @@ def patch_session(request: Request, values: dict) -> Response:
 
 
 def add_conference_member(request: Request, values: dict) -> Response:
+    """`AddConferenceMember`: dial a destination into the conference, answer the
+    `SessionInfo`."""
     session_id = _session_id(values)
     services.conference_member_add(
         actor=_actor(request),
@@ -80,6 +84,7 @@ def add_conference_member(request: Request, values: dict) -> Response:
 
 
 def get_active_sessions(request: Request, values: dict) -> Response:
+    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked."""
     sessions = selectors.session_records_active_for(
         user=request.user,
         account_id=values.get("AccountId") or None,
@@ -92,10 +97,12 @@ def get_active_sessions(request: Request, values: dict) -> Response:
 
 
 def get_session(request: Request, values: dict) -> Response:
+    """`GetSession`: one session of the user's, ended or not."""
     return _session_response(request, _session_id(values))
 
 
 def end_session(request: Request, values: dict) -> Response:
+    """`EndSession`: end the session, or hang up one member with `CallSid`."""
     session_id = _session_id(values)
     services.session_end(
         actor=_actor(request), session_id=session_id, call_sid=values.get("CallSid") or None
@@ -147,6 +154,7 @@ def authenticate_credentials(request: Request, values: dict) -> Response:
 
 
 def logout(request: Request, values: dict) -> Response:
+    """`POST /auth/logout`: end the `ss-id` session."""
     response = Response(status=204)
     end_api_session(request, response)
     return response
@@ -154,6 +162,9 @@ def logout(request: Request, values: dict) -> Response:
 
 @dataclass(frozen=True)
 class Operation:
+    """One operation: its request contract, its handler, whether it needs no sign-in and
+    whether it writes (never by GET)."""
+
     contract: Contract
     handler: Callable[[Request, dict], Response]
     public: bool = False
@@ -224,18 +235,26 @@ class OperationView(APIView):
 
 
 class HoldSessionView(OperationView):
+    """`POST /sessions/{sessionId}/hold`."""
+
     methods = {"post": "HoldSession"}
 
 
 class SessionView(OperationView):
+    """`GET`, `PATCH` and `DELETE /sessions/{sessionId}`."""
+
     methods = {"get": "GetSession", "patch": "PatchSession", "delete": "EndSession"}
 
 
 class ConferenceMembersView(OperationView):
+    """`POST /sessions/{sessionId}/conference/members`."""
+
     methods = {"post": "AddConferenceMember"}
 
 
 class ActiveSessionsView(OperationView):
+    """`GET /portal/active-sessions`."""
+
     methods = {"get": "AppGetActiveSessions"}
 
 

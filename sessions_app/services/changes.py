@@ -103,6 +103,7 @@ def answer_change(
 
 
 def connect_ringing_caller(session: CallSession, change: Change) -> None:
+    """The call is answered: its original member stops ringing."""
     for member in session.members.filter(
         call_state=MemberCallState.RINGING, is_original_member=True
     ):

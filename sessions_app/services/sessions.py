@@ -382,6 +382,7 @@ def validate_destination(destination: str | None, field: str = "Destination") ->
 
 
 def validate_e164(number: str | None, field: str = "FromNumber") -> str:
+    """An E.164 number (+15551234567), for caller IDs."""
     number = (number or "").strip()
     if not E164.match(number):
         raise ValidationFailed.for_field(

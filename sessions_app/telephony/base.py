@@ -21,6 +21,8 @@ class TelephonyError(Exception):
 
 @dataclass(frozen=True)
 class HoldResult:
+    """Where the provider parked a held call."""
+
     queue_name: str
 
 

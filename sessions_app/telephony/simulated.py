@@ -35,6 +35,10 @@ def new_sid(prefix: str) -> str:
 
 
 class SimulatedProvider:
+    """The `TelephonyProvider` of the demo and the tests: every operation succeeds (but
+    dials to the failing test numbers) after `SIMULATED_PROVIDER_LATENCY`; invitees answer
+    after `SIMULATED_ANSWER_DELAY`, reported like any provider's callbacks."""
+
     name = "simulated"
 
     def __init__(self, *, report: ReportSink):

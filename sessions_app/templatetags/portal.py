@@ -23,11 +23,13 @@ def clock(value: timedelta | None) -> str:
 
 @register.filter
 def since(value: datetime | None) -> timedelta | None:
+    """The time passed since `value` (None stays None)."""
     return timezone.now() - value if value else None
 
 
 @register.filter
 def iso(value: datetime | None) -> str:
+    """A date as the wire writes it, for `datetime` attributes and the timers."""
     return wire_date(value) or ""
 
 
@@ -38,8 +40,3 @@ def hold_level(session, warn: int, alert: int) -> str:
         return ""
     held = (timezone.now() - session.held_at).total_seconds()
     return "alert" if held >= alert else "warn" if held >= warn else ""
-
-
-@register.filter
-def slug(value: str) -> str:
-    return str(value).lower()

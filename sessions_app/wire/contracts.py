@@ -59,6 +59,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Contract:
+    """One DTO: its name, XML namespace, fields in declaration order and base contract."""
+
     name: str
     namespace: str
     fields: tuple[Field, ...]

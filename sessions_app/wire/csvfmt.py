@@ -47,6 +47,7 @@ def _cell(f, value) -> str:
 
 
 def render_csv(contract: Contract, values: dict) -> bytes:
+    """A contract's values as ServiceStack CSV."""
     fields = contract.all_fields
     if len(fields) == 1 and fields[0].kind == LIST and fields[0].item is not None:
         contract, rows = fields[0].item, values.get(fields[0].name) or []

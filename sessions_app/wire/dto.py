@@ -43,10 +43,12 @@ def session_info(record: dict) -> dict:
 
 
 def active_sessions_result(sessions) -> dict:
+    """`AppGetActiveSessionsResult` values of session records."""
     return {"Sessions": [session_info(s) for s in sessions]}
 
 
 def error_response(*, error_code: str, message: str, errors=(), stack_trace=None) -> dict:
+    """`ErrorResponse` values: the error code, message and field errors."""
     status = {"ErrorCode": error_code, "Message": message, "StackTrace": stack_trace}
     status["Errors"] = [
         {"ErrorCode": e.code, "FieldName": e.field, "Message": e.message} for e in errors

@@ -29,11 +29,15 @@ def choices_of(enum: type[WireEnum]) -> list[tuple[str, str]]:
 
 
 class SessionDialState(WireEnum):
+    """Whether the session is dialing someone into its conference."""
+
     NONE = "None"
     ACTIVE = "Active"
 
 
 class SessionCallState(WireEnum):
+    """The state of the session's call (see `CALL_STATE_TRANSITIONS`)."""
+
     DISCONNECTED = "Disconnected"
     RINGING = "Ringing"
     CONNECTED = "Connected"
@@ -42,6 +46,8 @@ class SessionCallState(WireEnum):
 
 
 class SessionQueueStates(WireEnum):
+    """The state of the session in a call queue."""
+
     NONE = "None"
     QUEUED = "Queued"
     RINGING = "Ringing"
@@ -51,17 +57,23 @@ class SessionQueueStates(WireEnum):
 
 
 class FlowChannels(WireEnum):
+    """What the session carries."""
+
     VOICE = "Voice"
     CHAT = "Chat"
     FAX = "Fax"
 
 
 class SessionHoldReasons(WireEnum):
+    """Why a call is on hold."""
+
     NONE = "None"
     TRANSFERRING = "Transferring"
 
 
 class SessionMemberCallState(WireEnum):
+    """The state of one member's leg."""
+
     NONE = "None"
     RINGING = "Ringing"
     CONNECTED = "Connected"
@@ -69,6 +81,8 @@ class SessionMemberCallState(WireEnum):
 
 
 class SessionMemberRoles(WireEnum):
+    """What a member is to the session."""
+
     NONE = "None"
     CALLER = "Caller"
     AGENT = "Agent"
@@ -76,5 +90,7 @@ class SessionMemberRoles(WireEnum):
 
 
 class SessionDirections(WireEnum):
+    """Whether the session came in or went out."""
+
     INCOMING = "Incoming"
     OUTGOING = "Outgoing"

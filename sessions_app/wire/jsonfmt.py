@@ -10,6 +10,7 @@ _CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 
 
 def to_json_value(contract: Contract, values: dict) -> dict:
+    """A contract's values as a JSON-ready dict: camelCase keys, nulls left out."""
     out = {}
     for name, json_name, kind, item in contract.json_plan:
         value = values.get(name)
@@ -25,6 +26,7 @@ def to_json_value(contract: Contract, values: dict) -> dict:
 
 
 def render_json(contract: Contract, values: dict) -> bytes:
+    """A contract's values as ServiceStack JSON."""
     return orjson.dumps(to_json_value(contract, values))
 
 
@@ -34,4 +36,5 @@ def valid_callback(name: str) -> bool:
 
 
 def render_jsonp(callback: str, body: bytes) -> bytes:
+    """A JSON body wrapped in a JSONP callback (already validated)."""
     return callback.encode() + b"(" + body + b")"

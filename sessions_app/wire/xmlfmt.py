@@ -106,6 +106,7 @@ def _item(out: list, contract: Contract, values: dict, scope: _Scope, depth: int
 
 
 def render_xml(contract: Contract, values: dict) -> bytes:
+    """A contract's values as DataContract XML, namespaces as in the spec's samples."""
     out: list[str] = []
     _members(out, contract, values, _Scope(contract.namespace), 2)
     root = (

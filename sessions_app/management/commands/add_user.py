@@ -1,9 +1,13 @@
+"""`manage.py add_user`: create or update a user with a role and accounts."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from sessions_app.models import Account, Role, User
 
 
 class Command(BaseCommand):
+    """Create or update a user (password, role, accounts); an unknown role is refused."""
+
     help = "Create or update a user with a role and the accounts they belong to."
 
     def add_arguments(self, parser):

@@ -1,3 +1,5 @@
+"""`manage.py process_inbox`: retry provider reports that are due."""
+
 import threading
 
 from django.core.management.base import BaseCommand
@@ -6,6 +8,8 @@ from sessions_app import services
 
 
 class Command(BaseCommand):
+    """Apply the provider reports due for a retry, once or every `--interval` seconds."""
+
     help = (
         "Apply provider reports that are due for a retry (reports about calls that were not "
         "known yet when they arrived); with --forever, keep doing it every --interval seconds."

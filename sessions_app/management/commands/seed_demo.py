@@ -1,3 +1,5 @@
+"""`manage.py seed_demo`: deterministic demo data."""
+
 import random
 from datetime import timedelta
 
@@ -35,6 +37,9 @@ def _phone(rng: random.Random) -> str:
 
 
 class Command(BaseCommand):
+    """Accounts, customer trees, endpoints, users and sessions; the same for the same
+    `--seed`, and safe to run twice."""
+
     help = "Create deterministic demo data: accounts, customer trees, endpoints, users, sessions."
 
     def add_arguments(self, parser):

@@ -1,3 +1,5 @@
+"""`manage.py simulate_traffic`: demo calls against any database."""
+
 import threading
 
 from django.core.management.base import BaseCommand
@@ -6,6 +8,8 @@ from sessions_app.simulation import run
 
 
 class Command(BaseCommand):
+    """Generate demo traffic (`sessions_app.simulation`) until stopped, or for `--steps`."""
+
     help = "Keep the demo alive: calls arrive, are answered, held, conferenced and end."
 
     def add_arguments(self, parser):
