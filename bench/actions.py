@@ -1,38 +1,18 @@
-"""Benchmark: hold / resume across sessions through the HTTP API, with a slow provider.
+"""Benchmark: hold / resume across sessions through the HTTP API with a slow provider, against
+the code before the action unit (commit 2d30394) measured in the same run.
 
-What is measured: actions/s and p50/p99 latency of the real server (uvicorn + Django + DRF, one
-worker, production settings, a psycopg pool of DATABASE_POOL_MAX=10 connections) while 20 client
-threads alternate `POST /sessions/{id}/hold` and `PATCH /sessions/{id}` `{"callState":
-"Connected"}` (resume), each on sessions of its own (200 Connected voice calls, 10 per client).
-Each action calls the simulated provider once, which takes SIMULATED_PROVIDER_LATENCY: 0 s (the
-server's own cost), 0.2 s and 1 s. Every response must be a 200 showing the new call state, and
-every action must record exactly one row (event, or log entry before) and leave no claim, or the
-run fails.
-
-Why: every write is now one action unit (sessions_app/services/unit.py), which calls the
-provider with no transaction open. Before (commit 2d30394) the provider was called inside the
-transaction holding the session row, so a slow action kept a pooled connection throughout: at
-most pool/latency actions/s per process (10/s at 1 s), however many clients. Now only the
-clients (20/s at 1 s) or the server's CPU bound it.
-
-The reference, measured in the same run: the code at 2d30394 itself ("before"), in a temporary
-git worktree, on its own database (<bench database>_before), seeded alike, with the same pool
-and provider latency (SlowProviderForOldCode below). At each latency both servers run side by
-side and are measured in alternating turns, so the machine's load hits both alike. Without the
-commit (a shallow clone) or with --no-before, only the theoretical figures are printed.
-
-Reading the figures, per latency: ratio > 1 means ours is better. Actions/s is over each turn's
-whole wall time, the last requests in flight included. Serial time = actions x latency is what
-the actions would take one at a time; the speed-up (serial time / wall time) is how many were at
-the provider at once on average: before cannot exceed the pool. The ceilings are the old
-design's min(clients, pool)/latency and the clients' clients/latency. Client and servers share
-this machine: compare ratios, not absolute figures.
-
-Run (creates and migrates the databases, reseeds its own rows, adds and removes the worktree):
-`.venv/bin/python bench/actions.py` (`--help` for the bounds).
+Measures actions/s and p50/p99 latency of the real server (one worker, production settings, a
+psycopg pool of 10) while 20 client threads alternate `POST /sessions/{id}/hold` and `PATCH
+/sessions/{id}` `{"callState": "Connected"}` on 10 Connected voice sessions each, with every
+provider call taking 0 s, 0.2 s and 1 s (SIMULATED_PROVIDER_LATENCY). Now the provider is called
+with no transaction open; before, inside the one holding the session row, so a pooled connection
+was held throughout: at most pool/latency actions/s (10/s at 1 s). Baseline ("before"): that
+code in a temporary git worktree on its own database (<bench database>_before), seeded alike,
+same pool and latency, in alternating turns; without the commit (shallow clone) or with
+--no-before, only the theoretical ceilings: min(clients, pool)/latency before, clients/latency.
+Speed-up = (actions x latency) / wall time: how many actions were at the provider at once.
 """
 
-import argparse
 import contextlib
 import functools
 import os
@@ -48,8 +28,6 @@ from urllib.parse import urlsplit
 import harness
 import httpx
 import orjson
-import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 SESSIONS = 200
@@ -63,11 +41,10 @@ APP = "portal.asgi:application"
 ACCOUNT_ID = "bench-actions-account"
 USERNAME = "bench-actions-user"
 PASSWORD = "bench-actions-password"
-# Where each version records one row per action.
-RECORD_TABLE = {"ours": "sessions_app_sessionevent", "before": "sessions_app_sessionlogentry"}
 
 
 def session_ids(count: int) -> list[str]:
+    """The ids of the bench's first `count` sessions."""
     return [f"bench-actions-{index:04d}" for index in range(count)]
 
 
@@ -77,16 +54,7 @@ def seed(sessions: int = SESSIONS) -> None:
     have: the old code's database is seeded with it too (by that code's `manage.py shell`)."""
     from django.db import transaction
 
-    from sessions_app.models import (
-        CallSession,
-        CallState,
-        Channel,
-        DialState,
-        Direction,
-        MemberCallState,
-        MemberRole,
-        SessionMember,
-    )
+    from sessions_app import models as m
 
     with transaction.atomic():
         account, _ = harness.seed_account(ACCOUNT_ID, "Bench Actions", USERNAME, PASSWORD)
@@ -94,13 +62,13 @@ def seed(sessions: int = SESSIONS) -> None:
         for index, sid in enumerate(session_ids(sessions)):
             caller, name = f"+1555{index:07d}", f"Caller {index:04d}"
             call_sid = f"CAac7105{index:026x}"  # the provider's shape; ac7105: this bench's
-            session = CallSession(
+            session = m.CallSession(
                 id=sid,
                 account=account,
-                dial_state=DialState.ACTIVE,
-                call_state=CallState.CONNECTED,
-                channel=Channel.VOICE,
-                direction=Direction.INCOMING,
+                dial_state=m.DialState.ACTIVE,
+                call_state=m.CallState.CONNECTED,
+                channel=m.Channel.VOICE,
+                direction=m.Direction.INCOMING,
                 from_address=caller,
                 to_address="+15550002222",
                 display_name=name,
@@ -109,18 +77,18 @@ def seed(sessions: int = SESSIONS) -> None:
             )
             rows.append(session)
             members.append(
-                SessionMember(
+                m.SessionMember(
                     session=session,
                     identity=caller,
                     display_name=name,
                     is_original_member=True,
-                    call_state=MemberCallState.CONNECTED,
-                    role=MemberRole.CALLER,
+                    call_state=m.MemberCallState.CONNECTED,
+                    role=m.MemberRole.CALLER,
                     call_sid=call_sid,
                 )
             )
-        CallSession.objects.bulk_create(rows)
-        SessionMember.objects.bulk_create(members)
+        m.CallSession.objects.bulk_create(rows)
+        m.SessionMember.objects.bulk_create(members)
 
 
 class SlowProviderForOldCode:
@@ -226,30 +194,7 @@ def check_action(response: httpx.Response) -> str | None:
     return None if state == expected else f"{action}: callState {state!r}, not {expected!r}"
 
 
-def check_recorded(name: str, url: str, actions: int) -> None:
-    """Fail unless the bench's sessions have exactly one recorded row per action since seeding
-    and no claim left (only the new code has claims)."""
-    query = sql.SQL(
-        "SELECT count(*) FROM {} r JOIN sessions_app_callsession s ON s.id = r.session_id"
-        " WHERE s.account_id = %s"
-    )
-    with psycopg.connect(url, autocommit=True) as conn:
-
-        def count(table: str) -> int:
-            return conn.execute(query.format(sql.Identifier(table)), [ACCOUNT_ID]).fetchone()[0]
-
-        rows = count(RECORD_TABLE[name])
-        claims = count("sessions_app_actioninflight") if name == "ours" else 0
-    if rows != actions or claims:
-        raise RuntimeError(
-            f"{name}: {actions} actions recorded {rows} rows in {RECORD_TABLE[name]} and left "
-            f"{claims} claims (expected one row each, no claim)"
-        )
-
-
-def measure_latency(
-    latency: float, url: str, before: Before | None, args: argparse.Namespace
-) -> dict[str, harness.Measurement]:
+def measure_latency(latency: float, url: str, before: Before | None, args) -> dict:
     """Both servers at one provider latency, on freshly seeded databases, side by side: a
     warm-up of one hold and resume per client, then `args.rounds` alternating turns."""
     from django.db import connection
@@ -261,78 +206,54 @@ def measure_latency(
     }
     seed(args.sessions)
     connection.close()  # the servers open their own
-    servers = {"ours": (url, harness.Server("ours", APP, {**harness.django_env(url), **settings}))}
+    servers = [harness.Server("ours", APP, {**harness.django_env(url), **settings})]
     if before:
         before.manage("shell", "-v0", "-c", f"import actions; actions.seed({args.sessions})")
-        servers["before"] = (before.url, before.server({**before.env(), **settings}))
+        servers.append(before.server({**before.env(), **settings}))
     with contextlib.ExitStack() as stack:
         targets = []
-        for name, (_, server) in servers.items():
+        for server in servers:
             stack.enter_context(server)
             sign_in = harness.sign_in(server.base_url, USERNAME, PASSWORD)
             actions = hold_and_resume(server.base_url, args.sessions, args.clients)
-            targets.append(harness.Target(name, server.base_url, sign_in, check_action, actions))
+            targets.append(harness.Target(server.name, "", sign_in, check_action, actions))
         run = functools.partial(harness.measure_in_rounds, targets, concurrency=args.clients)
-        warm = run(rounds=1, max_requests=2 * args.clients, max_seconds=harness.REQUEST_TIMEOUT)
-        measured = run(rounds=args.rounds, max_requests=args.actions, max_seconds=args.seconds)
-    for name, (database, _) in servers.items():
-        check_recorded(name, database, warm[name].requests + measured[name].requests)
-        m = measured[name]
-        print(f"latency {latency:g} s, {name:<6}: {m.requests} actions in {m.seconds:.1f}s")
-    return measured
+        run(rounds=1, max_requests=2 * args.clients, max_seconds=harness.REQUEST_TIMEOUT)
+        return run(rounds=args.rounds, max_requests=args.actions, max_seconds=args.seconds)
 
 
 def report(latency: float, measured: dict[str, harness.Measurement], args) -> dict:
     """Print one latency's table; return its figures for the results file."""
-    figures = {
-        name: {
-            **harness.summary(m),
-            "serial_seconds": round(m.requests * latency, 3),
-            "speedup_over_serial": round(m.requests * latency / m.seconds, 2),
-        }
-        for name, m in measured.items()
-    }
-    rows = [
-        ("actions/s", "requests_per_second", "ours/before"),
-        ("p50 latency (ms)", "p50_ms", "before/ours"),
-        ("p99 latency (ms)", "p99_ms", "before/ours"),
-        ("wall time (s)", "seconds", ""),
-    ]
+    serial = {name: m.requests * latency for name, m in measured.items()}
+    speedup = {name: serial[name] / m.seconds for name, m in measured.items()}
+    extra = [("wall time (s)", {name: m.seconds for name, m in measured.items()})]
     ceilings = {}
     if latency:
-        rows += [
-            ("serial time = actions x latency (s)", "serial_seconds", ""),
-            ("speed-up over serial", "speedup_over_serial", ""),
-        ]
+        extra += [("serial time = actions x latency (s)", serial), ("speed-up", speedup)]
         old = min(args.clients, args.pool_max)
         ceilings = {
             f"old design min({args.clients}, {args.pool_max})/latency": round(old / latency, 2),
             f"clients {args.clients}/latency": round(args.clients / latency, 2),
         }
     print(f"\nprovider latency {latency:g} s")
-    print(
-        f"{'':<38}" + "".join(f"{name:>10}" for name in figures) + "     ratio" * (len(figures) > 1)
-    )
-    for label, key, orientation in rows:
-        values = [figures[name][key] for name in figures]
-        line = f"{label:<38}" + "".join(f"{value:>10.1f}" for value in values)
-        if len(values) == 2 and orientation:
-            mine, theirs = values
-            line += f"{(mine / theirs if orientation == 'ours/before' else theirs / mine):>9.2f}x"
-            line += f"  {orientation}"
-        print(line)
+    harness.print_figures(measured, [("before", "ours")] if "before" in measured else [], extra)
     for label, ceiling in ceilings.items():
         reached = ", ".join(
-            f"{name} {figures[name]['requests_per_second'] / ceiling:.0%}" for name in figures
+            f"{name} {m.requests_per_second / ceiling:.0%}" for name, m in measured.items()
         )
-        print(f"{'ceiling: ' + label:<38}{ceiling:>10.1f}  actions/s; reached: {reached}")
+        print(f"ceiling: {label:<29}{ceiling:>10.1f} actions/s; reached: {reached}")
+    figures = {
+        name: m.summary()
+        | {"serial_seconds": round(serial[name], 3), "speedup_over_serial": round(speedup[name], 2)}
+        for name, m in measured.items()
+    }
     return {"latency": latency, **figures, "ceilings_per_second": ceilings}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        epilog="Every turn is bounded by its share of --actions and --seconds; the whole run, "
+    parser = harness.parser(
+        __doc__,
+        "Every turn is bounded by its share of --actions and --seconds; the whole run, "
         "with the code before the change, takes about 2 minutes.",
     )
     add = parser.add_argument
@@ -377,8 +298,7 @@ def main() -> int:
             if use_before
             else "The code before the change was not run: see the theoretical figures."
         )
-        + f"\nClient and servers share this machine ({harness.machine(load_before)}): compare "
-        "the ratios."
+        + f"\n{harness.machine(load_before)}. {harness.NOISE}"
     )
     tables = [report(latency, measured[latency], args) for latency in args.latencies]
     harness.write_results(

@@ -1,20 +1,12 @@
-"""The baseline for `active_sessions.py`: the same payload with as little machinery as possible.
+"""The baseline of `active_sessions.py`: its payload with as little machinery as possible.
 
-A bare ASGI app (no framework) answering `GET /portal/active-sessions` with the active sessions
-of one account (`BASELINE_ACCOUNT_ID`), built from the same rows our API reads: the sessions not
-ended joined with their account, customer and endpoint names, their members, their log, and the
-customer breadcrumbs, in four plain SQL queries on one persistent psycopg connection, encoded
-with orjson in the same camelCase shape (nulls omitted, dates as `...T..:..:..mmmZ`).
-
-What it leaves out, on purpose, is what our server pays for on top: authentication, permission
-scoping, Django's request/response cycle, DRF, ORM model instances, and the contract-driven
-renderer. The gap between the two is the price of those. The log's messages are rendered from
-the typed events with the app's own `eventlog.render_message` (that is part of the payload,
-not machinery), so Django is set up for that one import and nothing else. It does its database
-work on the event loop (one connection serves one request at a time anyway), and it assumes
-the app's default table names (`sessions_app_<model>`).
-
-Run by `active_sessions.py` as `uvicorn baseline_server:app --app-dir bench`.
+A bare ASGI app answering `GET /portal/active-sessions` with the active sessions of one account
+(BASELINE_ACCOUNT_ID) from the same rows our API reads, in four plain SQL queries on one
+persistent psycopg connection, encoded with orjson in the same camelCase shape (nulls omitted,
+dates as `...T..:..:..mmmZ`). It leaves out what our server pays for on top: authentication,
+scoping, Django's request cycle, DRF, ORM instances and the contract-driven renderer. Log
+messages come from the app's own `eventlog.render_message` (payload, not machinery: Django is set
+up for that import alone). Run by active_sessions.py as `uvicorn baseline_server:app`.
 """
 
 import os
@@ -35,48 +27,36 @@ def _utc(column: str) -> str:
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
 
 
-# Columns are aliased to their JSON names, so a row becomes a dict by zipping with the names.
+def _select(columns: str) -> str:
+    """Columns aliased to their JSON names (a row becomes a dict by zipping with the names):
+    `name` is `s.name AS "name"` in camelCase, `x.name:alias` is `x.name AS "alias"`, and
+    dates are written as the wire writes them."""
+    selected = []
+    for column in columns.split():
+        source, _, alias = column.partition(":")
+        source = source if "." in source else f"s.{source}"
+        first, *rest = source.split(".")[1].split("_")
+        alias = alias or first + "".join(word.title() for word in rest)
+        selected.append(f'{_utc(source) if "date_" in source else source} AS "{alias}"')
+    return ",\n    ".join(selected)
+
+
+# The columns, in the wire's order.
+SESSION_COLUMNS = """
+dial_state call_state queue_state account_id a.name:accountName customer_id c.path:customerPath
+c.name:customerName endpoint_id e.name:endpointName date_completed destination to_address
+from_address from_name answered_by_name queue_member_id channel ended outcome call_sid
+console_data hold_queue_name held_by_user_id hold_reason conference_sid display_name
+callback_number answered_by_id direction from_phone_number most_recent_participant_call_sid
+was_missed ring_queue_id id date_created date_last_modified created_by last_modified_by
+"""
+MEMBER_COLUMNS = """
+session_id identity endpoint_id display_name is_original_member avatar_url application_data
+call_state role call_sid muted
+"""
+
 SESSIONS_SQL = f"""
-SELECT
-    s.dial_state AS "dialState",
-    s.call_state AS "callState",
-    s.queue_state AS "queueState",
-    s.account_id AS "accountId",
-    a.name AS "accountName",
-    s.customer_id AS "customerId",
-    c.path AS "customerPath",
-    c.name AS "customerName",
-    s.endpoint_id AS "endpointId",
-    e.name AS "endpointName",
-    {_utc("s.date_completed")} AS "dateCompleted",
-    s.destination AS "destination",
-    s.to_address AS "toAddress",
-    s.from_address AS "fromAddress",
-    s.from_name AS "fromName",
-    s.answered_by_name AS "answeredByName",
-    s.queue_member_id AS "queueMemberId",
-    s.channel AS "channel",
-    s.ended AS "ended",
-    s.outcome AS "outcome",
-    s.call_sid AS "callSid",
-    s.console_data AS "consoleData",
-    s.hold_queue_name AS "holdQueueName",
-    s.held_by_user_id AS "heldByUserId",
-    s.hold_reason AS "holdReason",
-    s.conference_sid AS "conferenceSid",
-    s.display_name AS "displayName",
-    s.callback_number AS "callbackNumber",
-    s.answered_by_id AS "answeredById",
-    s.direction AS "direction",
-    s.from_phone_number AS "fromPhoneNumber",
-    s.most_recent_participant_call_sid AS "mostRecentParticipantCallSid",
-    s.was_missed AS "wasMissed",
-    s.ring_queue_id AS "ringQueueId",
-    s.id AS "id",
-    {_utc("s.date_created")} AS "dateCreated",
-    {_utc("s.date_last_modified")} AS "dateLastModified",
-    s.created_by AS "createdBy",
-    s.last_modified_by AS "lastModifiedBy"
+SELECT {_select(SESSION_COLUMNS)}
 FROM sessions_app_callsession s
 JOIN sessions_app_account a ON a.id = s.account_id
 LEFT JOIN sessions_app_customer c ON c.id = s.customer_id
@@ -85,22 +65,11 @@ WHERE s.account_id = %s AND NOT s.ended
 ORDER BY s.date_created DESC, s.id DESC
 """
 
-MEMBERS_SQL = """
-SELECT
-    session_id AS "sessionId",
-    identity AS "identity",
-    endpoint_id AS "endpointId",
-    display_name AS "displayName",
-    is_original_member AS "isOriginalMember",
-    avatar_url AS "avatarUrl",
-    application_data AS "applicationData",
-    call_state AS "callState",
-    role AS "role",
-    call_sid AS "callSid",
-    muted AS "muted"
-FROM sessions_app_sessionmember
-WHERE session_id = ANY(%s)
-ORDER BY session_id, date_created, id
+MEMBERS_SQL = f"""
+SELECT {_select(MEMBER_COLUMNS)}
+FROM sessions_app_sessionmember s
+WHERE s.session_id = ANY(%s)
+ORDER BY s.session_id, s.date_created, s.id
 """
 
 EVENTS_SQL = f"""
@@ -127,6 +96,7 @@ def _by_session(rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def active_sessions(conn: psycopg.Connection, account_id: str) -> bytes:
+    """The response body: the account's active sessions with their members, log and breadcrumbs."""
     with conn.cursor() as cursor:
         sessions = _dicts(cursor.execute(SESSIONS_SQL, [account_id]))
         ids = [session["id"] for session in sessions]
@@ -149,43 +119,26 @@ def active_sessions(conn: psycopg.Connection, account_id: str) -> bytes:
 
 
 class App:
-    """The ASGI app: one route, one persistent connection opened on the first request."""
+    """The ASGI app: one route, one persistent connection opened on the first request (and
+    closed with the process). Lifespan events are not answered, which uvicorn accepts."""
 
     def __init__(self, database_url: str, account_id: str):
         self.database_url = database_url
         self.account_id = account_id
         self.conn: psycopg.Connection | None = None
 
-    def connection(self) -> psycopg.Connection:
-        if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.database_url, autocommit=True)
-            set_json_loads(orjson.loads, self.conn)
-        return self.conn
-
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    if self.conn is not None:
-                        self.conn.close()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
         if scope["type"] != "http":
             return
+        if self.conn is None:
+            self.conn = psycopg.connect(self.database_url, autocommit=True)
+            set_json_loads(orjson.loads, self.conn)
         if scope["method"] == "GET" and scope["path"] == "/portal/active-sessions":
-            status, body = 200, active_sessions(self.connection(), self.account_id)
+            status, body = 200, active_sessions(self.conn, self.account_id)
         else:
             status, body = 404, b'{"responseStatus":{"errorCode":"NotFound"}}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json; charset=utf-8")],
-            }
-        )
+        headers = [(b"content-type", b"application/json; charset=utf-8")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -1,24 +1,32 @@
-"""What every benchmark here shares: the database, the servers and the measuring loop.
+"""What every benchmark here shares: the database, the servers, the measuring loops, the tables.
 
-A benchmark script starts a real server as a subprocess (uvicorn, one worker unless asked for
-more, loopback only), measures over HTTP with a bounded client loop, measures a reference in
-the same run (a minimal baseline server, another endpoint, or the code before a change), and
-prints the figures side by side. Nothing here runs forever: every wait and every loop has a
-count and a time limit, and servers are stopped in `finally` blocks.
+A benchmark starts real servers as subprocesses (uvicorn, one worker, loopback only), measures
+over HTTP with a bounded client loop against a reference measured in the same run and in
+alternating turns, prints the figures side by side and writes them to bench/results/. Every
+wait and loop has a count and a time limit; servers are stopped in `finally` blocks, and SIGTERM
+runs those (exit_cleanly_on_sigterm).
 """
 
+import argparse
+import cProfile
+import gc
+import io
 import json
 import math
 import os
 import platform
+import pstats
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,25 +39,35 @@ from psycopg.conninfo import conninfo_to_dict
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"  # git-ignored
-
 # The benchmarks get a database of their own, so seeding never touches dev or test data.
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/evovoice_bench"
 HOST = "127.0.0.1"  # loopback only: the servers never listen elsewhere
-
 SERVER_START_TIMEOUT = 30.0  # seconds for a server to answer its first request
 SERVER_STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 GRACEFUL_SHUTDOWN = 3  # seconds uvicorn waits for open requests (event streams) on SIGTERM
 REQUEST_TIMEOUT = 30.0  # seconds for any one request
+NOISE = (
+    "Client, servers and PostgreSQL share this machine with other work: absolute figures are "
+    "noisy, compare the ratios."
+)
+
+
+def parser(doc: str, bounds: str = "") -> argparse.ArgumentParser:
+    """A command line described by the first paragraph of `doc`, whose --help ends with the
+    fixed time bounds (the counts and time caps are options)."""
+    fixed = (
+        f"Fixed bounds: a server has {SERVER_START_TIMEOUT:g}s to start and "
+        f"{SERVER_STOP_TIMEOUT:g}s to stop after SIGTERM (then SIGKILL); a request "
+        f"{REQUEST_TIMEOUT:g}s."
+    )
+    return argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], epilog=f"{bounds} {fixed}".strip()
+    )
 
 
 def exit_cleanly_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit, so `finally` blocks and context managers stop the servers
-    (Python's default would end the process without running them)."""
+    """Turn SIGTERM into SystemExit, so `finally` blocks and context managers stop the servers."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-
-
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def ensure_database(url: str) -> None:
@@ -59,14 +77,13 @@ def ensure_database(url: str) -> None:
     if not name:
         raise SystemExit(f"DATABASE_URL names no database: {url}")
     with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             print(f"created database {name}")
 
 
 def django_env(url: str) -> dict[str, str]:
-    """The environment for `manage.py` and the app server: production-like, quiet, no simulator
+    """The environment for `manage.py` and the servers: production-like, quiet, no simulator
     timers (SIMULATED_ANSWER_DELAY=-1), this database."""
     env = dict(os.environ)
     env.update(
@@ -81,34 +98,19 @@ def django_env(url: str) -> dict[str, str]:
     return env
 
 
-def migrate(url: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=django_env(url),
-        check=True,
-        timeout=300,
-    )
-
-
-def setup_django(url: str) -> None:
-    """Configure Django in this process, on `url`, with the servers' settings (for seeding and
-    profiling; the measured server itself always runs in its own process)."""
+def prepare_database() -> tuple[str, str]:
+    """The bench database (DATABASE_URL, else DEFAULT_DATABASE_URL) created if need be and
+    migrated, and Django set up on it in this process; returns (url, database name)."""
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    ensure_database(url)
+    command = [sys.executable, "manage.py", "migrate", "--noinput", "-v0"]
+    subprocess.run(command, cwd=ROOT, env=django_env(url), check=True, timeout=300)
     os.environ.update(django_env(url))
     if str(ROOT) not in sys.path:  # scripts run as `python bench/x.py` see only bench/
         sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
-
-
-def prepare_database() -> tuple[str, str]:
-    """The bench database created if need be, migrated, and Django set up on it in this
-    process: returns (url, database name)."""
-    url = database_url()
-    ensure_database(url)
-    migrate(url)
-    setup_django(url)
     return url, conninfo_to_dict(url).get("dbname")
 
 
@@ -128,49 +130,21 @@ def seed_account(account_id: str, name: str, username: str, password: str) -> tu
     return account, user
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 class Server:
-    """A uvicorn server in a subprocess, one worker by default, on a free loopback port.
+    """A one-worker uvicorn server in a subprocess on a free loopback port. As a context manager,
+    entering waits until it answers HTTP (any status); exiting stops it (SIGTERM, then SIGKILL).
+    Its output is kept in a temporary file and shown if it fails to start."""
 
-    Use as a context manager: entering waits until the server answers HTTP (any status), exiting
-    stops it. Its output goes to a temporary file that is printed if it fails to start.
-    With `workers` > 1, uvicorn runs a supervisor process and that many worker processes
-    sharing the listening socket (each connection is accepted by one of them).
-    """
-
-    def __init__(
-        self,
-        name: str,
-        app: str,
-        env: dict[str, str],
-        app_dir: Path = ROOT,
-        workers: int = 1,
-    ):
+    def __init__(self, name: str, app: str, env: dict[str, str], app_dir: Path = ROOT):
         self.name = name
-        self.workers = workers
-        self.port = free_port()
-        self.base_url = f"http://{HOST}:{self.port}"
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            port = sock.getsockname()[1]
+        self.base_url = f"http://{HOST}:{port}"
         self._command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--app-dir",
-            str(app_dir),
-            "--host",
-            HOST,
-            "--port",
-            str(self.port),
-            "--workers",
-            str(workers),
-            "--timeout-graceful-shutdown",
-            str(GRACEFUL_SHUTDOWN),
-            "--no-access-log",
+            *(sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir)),
+            *("--host", HOST, "--port", str(port), "--no-access-log"),
+            *("--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN)),
         ]
         self._env = env
         self._log = None
@@ -182,80 +156,34 @@ class Server:
             self._command, cwd=ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
         )
         try:
-            self._wait_until_answering()
+            deadline = time.monotonic() + SERVER_START_TIMEOUT
+            with http_client() as client:
+                while True:
+                    if self._process.poll() is not None:
+                        self._log.seek(0)
+                        output = self._log.read().decode(errors="replace")
+                        raise RuntimeError(f"{self.name} server exited:\n{output}")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{self.name} server did not answer in time")
+                    try:
+                        client.get(f"{self.base_url}/", timeout=2.0)
+                        return self
+                    except httpx.TransportError:
+                        time.sleep(0.1)
         except BaseException:
-            self.stop()
+            self.__exit__()
             raise
-        return self
 
     def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    def _wait_until_answering(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        with httpx.Client(trust_env=False, timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise RuntimeError(f"{self.name} server exited:\n{self.output()}")
-                try:
-                    client.get(f"{self.base_url}/")
-                    return
-                except httpx.TransportError:
-                    time.sleep(0.1)
-        raise RuntimeError(f"{self.name} server did not answer in {SERVER_START_TIMEOUT}s")
-
-    def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after SERVER_STOP_TIMEOUT; worker processes left behind by a
-        killed supervisor are killed too (only this server's own children: each is identified
-        by its pid and start time, so a reused pid is never hit)."""
         if self._process is not None and self._process.poll() is None:
-            children = child_processes(self._process.pid)
             self._process.terminate()
             try:
                 self._process.wait(SERVER_STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                children.update(child_processes(self._process.pid))
                 self._process.kill()
                 self._process.wait(SERVER_STOP_TIMEOUT)
-            for pid, started in children.items():
-                fields = _stat_fields(pid)
-                if fields and fields[0] != "Z" and fields[19] == started:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
         if self._log is not None:
             self._log.close()
-            self._log = None
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat after the command name: [0] state, [1] parent pid, [19] start time."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()
-
-
-def child_processes(parent: int) -> dict[int, str]:
-    """`parent`'s direct children as {pid: start time} (Linux /proc; empty elsewhere)."""
-    proc = Path("/proc")
-    children = {}
-    for entry in proc.iterdir() if proc.is_dir() else ():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields and int(fields[1]) == parent:
-                children[int(entry.name)] = fields[19]
-    return children
 
 
 def http_client(headers: dict[str, str] | None = None) -> httpx.Client:
@@ -264,12 +192,9 @@ def http_client(headers: dict[str, str] | None = None) -> httpx.Client:
 
 
 def sign_in(base_url: str, username: str, password: str) -> dict[str, str]:
-    """`POST /auth/credentials` once; return the headers of a signed-in JSON API client.
-
-    Signing in once (rather than sending Basic credentials on every request) keeps password
-    hashing, which is slow by design, out of the measurement. The cookie is Secure (DEBUG is
-    off), so the client would not send it back over plain HTTP: it goes as a header.
-    """
+    """`POST /auth/credentials` once; return the headers of a signed-in JSON API client (so
+    password hashing, slow by design, stays out of the measurement). The cookie is Secure (DEBUG
+    is off) and would not be sent back over plain HTTP: it goes as a header."""
     with http_client() as client:
         response = client.post(
             f"{base_url}/auth/credentials",
@@ -284,7 +209,7 @@ def sign_in(base_url: str, username: str, password: str) -> dict[str, str]:
 
 # A check returns None if the response is right, else a short description of what is wrong.
 Check = Callable[[httpx.Response], str | None]
-# How worker thread number `worker` sends one request with its client.
+# How client thread number `worker` sends one request with its client.
 Request = Callable[[httpx.Client, int], httpx.Response]
 
 
@@ -296,13 +221,22 @@ def percentile_ms(values: list[float], percentile: float) -> float:
     return ordered[max(1, math.ceil(percentile / 100 * len(ordered))) - 1] * 1000
 
 
+def latency_summary(values: list[float]) -> dict:
+    """Count, p50, p99 and max (ms) of `values` (seconds), for a results file."""
+    return {"count": len(values)} | {
+        f"{name}_ms": round(percentile_ms(values, p), 2)
+        for name, p in (("p50", 50), ("p99", 99), ("max", 100))
+    }
+
+
 @dataclass
 class Measurement:
+    """One target's requests: how many, over how long, each one's latency."""
+
     requests: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)  # seconds, one per request
     response_bytes: int = 0  # size of the last response body
-    problems: list[str] = field(default_factory=list)
 
     @property
     def requests_per_second(self) -> float:
@@ -311,11 +245,21 @@ class Measurement:
     def latency_ms(self, percentile: float) -> float:
         return percentile_ms(self.latencies, percentile)
 
+    def summary(self) -> dict:
+        return {
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "requests_per_second": round(self.requests_per_second, 2),
+            "p50_ms": round(self.latency_ms(50), 2),
+            "p99_ms": round(self.latency_ms(99), 2),
+            "response_bytes": self.response_bytes,
+        }
+
 
 @dataclass(frozen=True)
 class Target:
-    """One server's endpoint to measure: where, with which headers, and what a right answer is;
-    `request` sends something else than `GET url`."""
+    """One endpoint to measure: where, with which headers, what a right answer is; `request`
+    sends something else than `GET url`."""
 
     name: str
     url: str
@@ -326,18 +270,25 @@ class Target:
     def send(self, client: httpx.Client, worker: int) -> httpx.Response:
         return self.request(client, worker) if self.request else client.get(self.url)
 
+    def warm_up(self, requests: int) -> httpx.Response:
+        """A few sequential requests, so imports, caches and connections are warm; returns the
+        last response."""
+        with http_client(self.headers) as client:
+            for _ in range(requests):
+                response = self.send(client, 0)
+                if problem := self.check(response):
+                    raise RuntimeError(f"warm-up of {self.name} failed: {problem}")
+        return response
 
-def measure(
-    target: Target, *, max_requests: int, max_seconds: float, concurrency: int
-) -> Measurement:
+
+def measure(target: Target, *, max_requests: int, max_seconds: float, concurrency: int):
     """Send the target's request from `concurrency` threads until `max_requests` are done or
-    `max_seconds` pass.
+    `max_seconds` pass; the first wrong answer stops the run (RuntimeError).
 
-    Latency is the time from sending a request to having read its whole body; the check runs
-    after that, outside the timed window (it still uses client CPU on the shared machine).
-    Requests/s is completed requests over the wall time of the whole loop.
+    Latency is from sending a request to having read its whole body; the check runs outside the
+    timed window. Requests/s is completed requests over the wall time of the whole loop.
     """
-    result = Measurement()
+    result, problems = Measurement(), []
     lock = threading.Lock()
     issued = 0
     started = time.perf_counter()
@@ -348,17 +299,14 @@ def measure(
         with http_client(target.headers) as client:
             while True:
                 with lock:
-                    if issued >= max_requests or time.perf_counter() >= deadline:
-                        return
-                    if result.problems:  # one failure is enough: stop early
+                    if issued >= max_requests or time.perf_counter() >= deadline or problems:
                         return
                     issued += 1
                 sent = time.perf_counter()
                 try:
                     response = target.send(client, number)
                 except httpx.HTTPError as error:
-                    with lock:
-                        result.problems.append(f"{type(error).__name__}: {error}")
+                    problems.append(f"{type(error).__name__}: {error}")
                     return
                 latency = time.perf_counter() - sent
                 problem = target.check(response)
@@ -366,47 +314,27 @@ def measure(
                     result.latencies.append(latency)
                     result.response_bytes = len(response.content)
                     if problem:
-                        result.problems.append(problem)
+                        problems.append(problem)
 
-    threads = [
-        threading.Thread(target=worker, args=(number,), daemon=True)
-        for number in range(concurrency)
-    ]
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        # The loop stops issuing at the deadline; allow the last requests in flight to finish.
+    for thread in threads:  # the loop stops issuing at the deadline; let the last ones finish
         thread.join(max_seconds + REQUEST_TIMEOUT)
+    if problems:
+        raise RuntimeError(f"{target.name}: {problems[0]}")
     result.seconds = time.perf_counter() - started
     result.requests = len(result.latencies)
     return result
 
 
-def warm_up(*, url: str, headers: dict[str, str], check: Check, requests: int) -> None:
-    """A few sequential requests first, so imports, caches and connections are warm."""
-    with http_client(headers) as client:
-        for _ in range(requests):
-            problem = check(client.get(url))
-            if problem:
-                raise RuntimeError(f"warm-up request to {url} failed: {problem}")
-
-
 def measure_in_rounds(
-    targets: list[Target],
-    *,
-    rounds: int,
-    max_requests: int,
-    max_seconds: float,
-    concurrency: int,
+    targets: list[Target], *, rounds: int, max_requests: int, max_seconds: float, concurrency: int
 ) -> dict[str, Measurement]:
-    """Measure the targets in turn, `rounds` times, each turn with a 1/rounds share of the
-    request and time budgets; then pool each target's turns.
-
-    Alternating, rather than measuring one target and then the other, spreads any change in the
-    machine's load (client, servers and anything else running share its CPUs) over all targets
-    alike, which keeps their ratios meaningful on a busy machine.
-    """
-    turns: dict[str, list[Measurement]] = {target.name: [] for target in targets}
+    """Measure the targets in turn, `rounds` times, each turn with a 1/rounds share of the budgets,
+    then pool each target's turns. Alternating spreads any change in the machine's load over all
+    targets alike, which keeps their ratios meaningful on a busy machine."""
+    pooled = {target.name: Measurement() for target in targets}
     for _ in range(rounds):
         for target in targets:
             turn = measure(
@@ -415,53 +343,144 @@ def measure_in_rounds(
                 max_seconds=max_seconds / rounds,
                 concurrency=concurrency,
             )
-            if turn.problems:
-                raise RuntimeError(f"{target.name}: {turn.problems[0]}")
-            turns[target.name].append(turn)
-    return {name: pooled(measurements) for name, measurements in turns.items()}
+            total = pooled[target.name]
+            total.requests += turn.requests
+            total.seconds += turn.seconds
+            total.latencies += turn.latencies
+            total.response_bytes = turn.response_bytes
+    return pooled
 
 
-def pooled(measurements: list[Measurement]) -> Measurement:
-    """Several measurements of one target as one: requests and time add up, latencies pool."""
-    return Measurement(
-        requests=sum(m.requests for m in measurements),
-        seconds=sum(m.seconds for m in measurements),
-        latencies=[latency for m in measurements for latency in m.latencies],
-        response_bytes=measurements[-1].response_bytes,
-        problems=[problem for m in measurements for problem in m.problems],
-    )
+class InProcess:
+    """Times code called in this process (Django set up), by phase: each phase's own wall time
+    (nested phases excluded), the time inside cursor.execute and the number of queries, and the
+    cyclic GC's pauses and full collections, each counted in the innermost phase open.
+
+    As portal/asgi.py does after startup, everything loaded so far is frozen out of the
+    collector's reach first, so the pauses are those a server would have.
+    """
+
+    def __init__(self):
+        self.figures: dict[str, float] = defaultdict(float)
+        self._stack: list[list] = []  # [name, started, seconds in nested phases]
+        self._gc_started = 0.0
+
+    @contextmanager
+    def phase(self, name: str):
+        self._stack.append([name, time.perf_counter(), 0.0])
+        try:
+            yield
+        finally:
+            _, started, nested = self._stack.pop()
+            seconds = time.perf_counter() - started
+            self.figures[name] += seconds - nested
+            if self._stack:
+                self._stack[-1][2] += seconds
+
+    def _execute(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            name = self._stack[-1][0] if self._stack else "outside"
+            self.figures[f"{name}_db"] += time.perf_counter() - started
+            self.figures[f"{name}_queries"] += 1
+
+    def _on_gc(self, event: str, info: dict) -> None:
+        if event == "start":
+            self._gc_started = time.perf_counter()
+            return
+        name = self._stack[-1][0] if self._stack else "outside"
+        self.figures[f"{name}_gc"] += time.perf_counter() - self._gc_started
+        self.figures[f"{name}_full_gcs"] += info["generation"] == 2
+
+    def medians(self, call: Callable[[], object], iterations: int) -> dict[str, float]:
+        """Call once to warm up, then `iterations` times; the median of each figure, in ms (or a
+        count, for `*_queries` and `*_full_gcs`)."""
+        from django.db import connection
+
+        runs = []
+        gc.collect()
+        gc.freeze()
+        gc.callbacks.append(self._on_gc)
+        try:
+            with connection.execute_wrapper(self._execute):
+                for _ in range(iterations + 1):
+                    self.figures.clear()
+                    call()
+                    runs.append(dict(self.figures))
+        finally:
+            gc.callbacks.remove(self._on_gc)
+        suffixes = ("_db", "_queries", "_gc", "_full_gcs")
+        phases = {key for run in runs for key in run if not key.endswith(suffixes)}
+        medians = {}
+        for key in phases | {phase + suffix for phase in phases for suffix in suffixes}:
+            median = statistics.median(run.get(key, 0) for run in runs[1:])
+            count = key.endswith(("_queries", "_full_gcs"))
+            medians[key] = round(median) if count else round(float(median) * 1000, 2)
+        return medians
 
 
-def print_comparison(ours: Measurement, baseline: Measurement) -> None:
-    """The figures side by side, with ratios oriented so that > 1 means we are slower."""
-    rows = [
-        ("requests/s", ours.requests_per_second, baseline.requests_per_second, "baseline/ours"),
-        ("p50 latency (ms)", ours.latency_ms(50), baseline.latency_ms(50), "ours/baseline"),
-        ("p99 latency (ms)", ours.latency_ms(99), baseline.latency_ms(99), "ours/baseline"),
-    ]
-    print(f"{'':<18}{'ours':>11}{'baseline':>11}{'ratio':>9}  ratio is")
-    for label, mine, theirs, orientation in rows:
-        if orientation == "baseline/ours":
-            ratio = theirs / mine if mine else math.inf
-        else:
-            ratio = mine / theirs if theirs else math.inf
-        print(f"{label:<18}{mine:>11.1f}{theirs:>11.1f}{ratio:>8.2f}x  {orientation}")
-    print(
-        f"{'requests measured':<18}{ours.requests:>11}{baseline.requests:>11}\n"
-        f"{'body (KiB)':<18}{ours.response_bytes / 1024:>11.0f}"
-        f"{baseline.response_bytes / 1024:>11.0f}"
-    )
+def print_profile(call: Callable[[], object], iterations: int, title: str) -> None:
+    """cProfile `iterations` calls of `call`; print the top 20 functions by own time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(iterations):
+        call()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
+    print(f"\ncProfile of {iterations} {title}, top 20 by own time:")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:6000])
 
 
-def summary(measurement: Measurement) -> dict:
-    return {
-        "requests": measurement.requests,
-        "seconds": round(measurement.seconds, 3),
-        "requests_per_second": round(measurement.requests_per_second, 2),
-        "p50_ms": round(measurement.latency_ms(50), 2),
-        "p99_ms": round(measurement.latency_ms(99), 2),
-        "response_bytes": measurement.response_bytes,
+def print_table(columns: dict[str, dict], rows: list[tuple[str, str]]) -> None:
+    """One column per entry of `columns` ({key: cell}), one row per (label, key); a cell is a
+    count (int), a figure (float, shown to one decimal) or text."""
+    widths = {name: max(10, len(name) + 2) for name in columns}
+    print(f"{'':<36}" + "".join(f"{name:>{widths[name]}}" for name in columns))
+    for label, key in rows:
+        cells = {name: column.get(key, "") for name, column in columns.items()}
+        cells = {name: f"{v:.1f}" if isinstance(v, float) else str(v) for name, v in cells.items()}
+        print(f"{label:<36}" + "".join(f"{cells[name]:>{widths[name]}}" for name in columns))
+
+
+def print_figures(
+    measured: dict[str, Measurement],
+    ratios: list[tuple[str, str]],
+    extra: list[tuple[str, dict[str, float]]] = (),
+) -> None:
+    """The measurements side by side, then for each (a, b) in `ratios` how many times slower a
+    is than b (a's latency over b's, b's requests/s over a's); `extra` adds rows of other
+    figures, (label, {target: value})."""
+    columns = {
+        name: {
+            "rate": m.requests_per_second,
+            "p50": m.latency_ms(50),
+            "p99": m.latency_ms(99),
+            "requests": m.requests,
+            "KiB": round(m.response_bytes / 1024),
+        }
+        for name, m in measured.items()
     }
+    for label, values in extra:
+        for name, value in values.items():
+            columns[name][label] = value
+    for a, b in ratios:
+        first, second = columns[a], columns[b]
+        columns[f"{a}/{b}"] = {
+            key: f"{x / y:.2f}x" if y else "-"
+            for key, x, y in [
+                ("rate", second["rate"], first["rate"]),
+                ("p50", first["p50"], second["p50"]),
+                ("p99", first["p99"], second["p99"]),
+            ]
+        }
+    rows = [("requests/s", "rate"), ("p50 latency (ms)", "p50"), ("p99 latency (ms)", "p99")]
+    rows += [("requests measured", "requests"), ("body (KiB)", "KiB")]
+    print_table(columns, rows + [(label, label) for label, _ in extra])
+    if ratios:
+        print(f"({', '.join(f'{a}/{b}' for a, b in ratios)}: > 1 means the first is slower)")
 
 
 def machine(load_before: float) -> str:

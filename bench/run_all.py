@@ -1,12 +1,10 @@
-"""Run every benchmark in bench/, one after the other; exit non-zero if any of them fails.
-
-A benchmark is any `bench/*.py` script except the helpers listed in NOT_BENCHMARKS (and files
-starting with `_`): today active_sessions.py, portal_render.py and actions.py; a new one is
-picked up by being added.
-Each runs in its own process with this Python and the current environment (DATABASE_URL
-included), with a time limit. `make bench` runs this.
+"""Run every benchmark in bench/ (`make bench`), one after the other, each in its own process
+with this Python, the current environment (DATABASE_URL included) and a time limit; exit
+non-zero if any fails. A benchmark is any `bench/*.py` but the helpers in NOT_BENCHMARKS and
+files starting with `_`: today active_sessions.py, actions.py and portal_render.py.
 """
 
+import argparse
 import os
 import signal
 import subprocess
@@ -20,8 +18,8 @@ TIME_LIMIT = 600  # seconds per benchmark; each bounds its own loops well below 
 
 
 def run(script: Path) -> int:
-    """Run one benchmark in a process group of its own, so that on timeout or Ctrl-C the
-    servers it started are stopped with it."""
+    """Run one benchmark in a process group of its own, stopped with its servers on timeout,
+    Ctrl-C or SIGTERM."""
     process = subprocess.Popen(
         [sys.executable, str(script)], cwd=BENCH_DIR.parent, start_new_session=True
     )
@@ -46,6 +44,7 @@ def _stop_group(process: subprocess.Popen) -> None:
 
 
 def benchmarks() -> list[Path]:
+    """The benchmark scripts, in name order."""
     return sorted(
         path
         for path in BENCH_DIR.glob("*.py")
@@ -54,6 +53,8 @@ def benchmarks() -> list[Path]:
 
 
 def main() -> int:
+    bounds = f"Each benchmark gets {TIME_LIMIT}s, then SIGTERM and 30s more before SIGKILL."
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=bounds).parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     scripts = benchmarks()
     if not scripts:
