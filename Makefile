@@ -15,6 +15,9 @@ $(BIN)/activate: requirements.txt
 
 venv: $(BIN)/activate
 
+# The demo asks for demo mode (debug pages, a fixed key, loopback hosts): without DJANGO_DEBUG the
+# settings fail closed. collectstatic fills staticfiles/, which the settings never create.
+run: export DJANGO_DEBUG := 1
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty

@@ -1,50 +1,105 @@
-"""Settings, all from the environment (see .env.example).
+"""Settings, all from the environment (README's Configuration, .env.example).
 
-With nothing set the app runs in demo mode: an embedded SQLite file, the simulated telephony
-provider and DEBUG on. With DJANGO_DEBUG off, DJANGO_SECRET_KEY is required and startup fails
-with a message naming it.
+Every variable is read through django-environ, so a malformed value stops the start with an
+ImproperlyConfigured that names the variable and what it expected. The settings fail closed:
+DEBUG is off unless DJANGO_DEBUG asks for it, and with it off DJANGO_SECRET_KEY and
+DJANGO_ALLOWED_HOSTS must be set. `make run` asks for the demo (DJANGO_DEBUG=1): an embedded
+SQLite file, the simulated telephony provider, a fixed key. Importing this module only reads:
+it creates no file or directory.
 """
 
-import os
 from pathlib import Path
 
-import dj_database_url
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class Env(environ.Env):
+    """django-environ's reader, stricter where it would let a typo through.
+
+    - A value that cannot be cast is an ImproperlyConfigured naming the variable, the value and
+      what was expected, not a bare ValueError from deep inside the cast.
+    - A boolean is one of the known words; django-environ reads any other word as false, so
+      `DATABASE_POOL=ture` would silently turn the pool off.
+    - A number is what `float()` accepts; django-environ strips every other character first,
+      so `1e3` would read as 13.
+    - An empty value counts as unset (the default applies), as `DJANGO_SECRET_KEY=` copied from
+      .env.example means.
+    """
+
+    BOOLEAN_FALSE_STRINGS = ("false", "off", "no", "n", "0")
+    EXPECTED = {
+        bool: "a boolean (1/0, true/false, yes/no, on/off)",
+        int: "an integer",
+        float: "a number",
+    }
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        if self.ENVIRON.get(var) == "" and default is not self.NOTSET:
+            return default
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ValueError:
+            expected = self.EXPECTED.get(cast, "a valid value") if cast else "a valid value"
+            raise ImproperlyConfigured(
+                f"{var} must be {expected}, not {self.ENVIRON.get(var)!r}."
+            ) from None
+
+    @classmethod
+    def parse_value(cls, value, cast):
+        if cast is bool and isinstance(value, str):
+            word = value.strip().lower()
+            if word not in cls.BOOLEAN_TRUE_STRINGS + cls.BOOLEAN_FALSE_STRINGS:
+                raise ValueError(value)
+            return word in cls.BOOLEAN_TRUE_STRINGS
+        if cast is float and isinstance(value, str):
+            return float(value)
+        return super().parse_value(value, cast)
+
+    def db_url(self, var="DATABASE_URL", default=environ.Env.NOTSET, engine=None) -> dict:
+        """The library's parse of a database URL; one it cannot read (a port that is not a
+        number, say) names the variable, and never echoes the URL, which may hold a password."""
+        try:
+            return super().db_url(var, default=default, engine=engine)
+        except ValueError:
+            raise ImproperlyConfigured(f"{var} is not a database URL it can read.") from None
+
+    def choice(self, var: str, default: str, choices: tuple[str, ...]) -> str:
+        """A string that must be one of `choices`, in any case; returns the choice as spelt."""
+        value = self.str(var, default=default)
+        for choice in choices:
+            if value.lower() == choice.lower():
+                return choice
+        raise ImproperlyConfigured(f"{var} must be one of {', '.join(choices)}, not {value!r}.")
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
+env = Env()
 
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (see .env.example)."
-        )
+if DEBUG:
     # Demo mode only: a fixed key is harmless because DEBUG is on and the data is demo data.
-    SECRET_KEY = "demo-only-insecure-key-not-for-production"
-
-ALLOWED_HOSTS = env_list(
-    "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
-)
-if not DEBUG and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off.")
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="demo-only-insecure-key-not-for-production")
+    ALLOWED_HOSTS = env.list(
+        "DJANGO_ALLOWED_HOSTS",
+        cast=str.strip,
+        default=["127.0.0.1", "localhost", "[::1]", "testserver"],
+    )
+else:
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (see .env.example); "
+            "DJANGO_DEBUG=1 runs the demo."
+        )
+    ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", cast=str.strip, default=[])
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off (comma-separated)."
+        )
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", cast=str.strip, default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -91,23 +146,37 @@ TEMPLATES = [
 WSGI_APPLICATION = "portal.wsgi.application"
 ASGI_APPLICATION = "portal.asgi.application"
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+database_engine = DATABASES["default"].get("ENGINE", "")  # lower case: not a setting
+if database_engine not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+    # django-environ only warns about a scheme it does not know.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a postgres://user:password@host:port/name or sqlite:///path URL."
     )
-}
-if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DATABASE_POOL", True):
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+if database_engine == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=True):
     # Under ASGI every request runs in a fresh thread, so CONN_MAX_AGE cannot keep connections:
     # a psycopg pool per process saves a connect per request (see bench/active_sessions.py).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),
-        "max_size": int(os.environ.get("DATABASE_POOL_MAX", "10")),
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The demo runs a server and a traffic simulator against one file: wait for locks.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+if database_engine == "django.db.backends.sqlite3":
+    # The demo serves requests and runs the traffic simulator in one process, on one file.
+    # SQLite ignores select_for_update, so an action's transaction reads first and asks for the
+    # write lock midway; when another connection is writing, SQLite refuses that upgrade at once
+    # with "database is locked" (waiting could deadlock), whatever the timeout. So:
+    # - IMMEDIATE: every transaction takes the write lock at BEGIN, where writers queue for up
+    #   to `timeout` seconds instead of failing midway;
+    # - WAL: readers (pages, the event stream) go on while one writer writes;
+    # - synchronous=NORMAL: with WAL, a power cut can lose the last commits but never corrupts
+    #   the file, and commits need no fsync each.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
 
 AUTH_USER_MODEL = "sessions_app.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,16 +193,19 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Filled by `manage.py collectstatic` (`make run` runs it; so must a deployment). Until then
+# WhiteNoise serves through the finders; with DEBUG off it warns at start that the directory is
+# missing, a reminder to collect (with DEBUG on, and in the tests, it looks files up per request
+# and does not look at the directory).
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # WhiteNoise serves static files from the ASGI server itself (htmx comes from the django-htmx
 # wheel). Finders let it serve straight from the apps and static/ without collectstatic.
 WHITENOISE_USE_FINDERS = True
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every start when it is missing
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # API request bodies larger than this are refused with 413 before parsing.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", str(64 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -169,38 +241,50 @@ REST_FRAMEWORK = {
 }
 
 # Telephony provider: "simulated" is the only one shipped; a real one plugs in by dotted path.
-TELEPHONY_PROVIDER = os.environ.get(
-    "TELEPHONY_PROVIDER", "sessions_app.telephony.simulated.SimulatedProvider"
+TELEPHONY_PROVIDER = env.str(
+    "TELEPHONY_PROVIDER", default="sessions_app.telephony.simulated.SimulatedProvider"
 )
 # Seconds before a simulated invited party answers (Ringing -> Connected); negative: never.
-SIMULATED_ANSWER_DELAY = float(os.environ.get("SIMULATED_ANSWER_DELAY", "3"))
+SIMULATED_ANSWER_DELAY = env.float("SIMULATED_ANSWER_DELAY", default=3.0)
 # Seconds every simulated provider operation takes: shows what a slow provider does.
-SIMULATED_PROVIDER_LATENCY = float(os.environ.get("SIMULATED_PROVIDER_LATENCY", "0"))
+SIMULATED_PROVIDER_LATENCY = env.float("SIMULATED_PROVIDER_LATENCY", default=0.0)
 
 # An action that finds another one's provider call in flight on the same session waits this
 # long for it, then answers 409 naming it. A claim older than the second value is abandoned
 # (its process died mid-call) and taken over.
-SESSION_ACTION_WAIT_SECONDS = float(os.environ.get("SESSION_ACTION_WAIT_SECONDS", "10"))
-SESSION_ACTION_STALE_SECONDS = float(os.environ.get("SESSION_ACTION_STALE_SECONDS", "120"))
+SESSION_ACTION_WAIT_SECONDS = env.float("SESSION_ACTION_WAIT_SECONDS", default=10.0)
+SESSION_ACTION_STALE_SECONDS = env.float("SESSION_ACTION_STALE_SECONDS", default=120.0)
 # A provider report about a call no session has is retried for this long, then ignored.
-PROVIDER_INBOX_RETRY_SECONDS = float(os.environ.get("PROVIDER_INBOX_RETRY_SECONDS", "600"))
+PROVIDER_INBOX_RETRY_SECONDS = env.float("PROVIDER_INBOX_RETRY_SECONDS", default=600.0)
 
 # Live events: "postgres" (LISTEN/NOTIFY, works across processes) or "local" (one process).
-EVENTS_BACKEND = os.environ.get(
+EVENTS_BACKEND = env.choice(
     "EVENTS_BACKEND",
-    "postgres" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "local",
+    default="postgres" if database_engine == "django.db.backends.postgresql" else "local",
+    choices=("postgres", "local"),
 )
+if EVENTS_BACKEND == "postgres" and database_engine != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("EVENTS_BACKEND=postgres needs a PostgreSQL DATABASE_URL.")
 
 # Seconds between keep-alive comments on an idle event stream (proxies drop silent ones).
-LIVE_KEEPALIVE_SECONDS = float(os.environ.get("LIVE_KEEPALIVE_SECONDS", "15"))
+LIVE_KEEPALIVE_SECONDS = env.float("LIVE_KEEPALIVE_SECONDS", default=15.0)
 
 # Portal: held calls are highlighted past these many seconds, more strongly past the second.
-HOLD_WARN_SECONDS = int(os.environ.get("HOLD_WARN_SECONDS", "60"))
-HOLD_ALERT_SECONDS = int(os.environ.get("HOLD_ALERT_SECONDS", "180"))
+HOLD_WARN_SECONDS = env.int("HOLD_WARN_SECONDS", default=60)
+HOLD_ALERT_SECONDS = env.int("HOLD_ALERT_SECONDS", default=180)
 
+# Where `python -m portal.serve` listens and how many uvicorn workers it starts: read here like
+# every other variable, so that a malformed value stops it with the variable's name.
+SERVE_HOST = env.str("HOST", default="127.0.0.1")
+SERVE_PORT = env.int("PORT", default=8000)
+SERVE_WORKERS = env.int("WEB_CONCURRENCY", default=1)
+
+LOG_LEVEL = env.choice(
+    "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

@@ -80,25 +80,33 @@ def artifacts() -> Path:
 
 
 @contextmanager
-def served(*, log_name: str = "server.log", **env: str) -> Iterator[str]:
+def served(
+    *, log_name: str = "server.log", args: tuple[str, ...] = (), **env: str
+) -> Iterator[str]:
     """The app as it runs in production (`python -m portal.serve`: uvicorn, the LISTEN/NOTIFY
     channel) in a subprocess on a free loopback port, against the test database; yields its
-    URL. `env` adds settings (`SIMULATED_PROVIDER_LATENCY="1"`). Data the server must see is
-    created with `transactional_db`, so that it is committed. Its output goes to
-    test-artifacts/`log_name`."""
+    URL. `args` go to portal.serve (`("--simulate-traffic",)`); `env` adds or overrides
+    settings (`SIMULATED_PROVIDER_LATENCY="1"`; another database: `DATABASE_URL=...` with
+    `EVENTS_BACKEND="local"` unless it is PostgreSQL). Data the server must see is created with
+    `transactional_db`, so that it is committed. Its output goes to test-artifacts/`log_name`."""
     port = _free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "portal.settings",  # not the test process's tests.settings
         "DATABASE_URL": _database_url(),
         "DJANGO_DEBUG": "1",
         "EVENTS_BACKEND": "postgres",
         "PORT": str(port),
-        "LOG_LEVEL": "WARNING",  # settings hands it to logging, which wants upper case
+        "LOG_LEVEL": "WARNING",
         **env,
     }
     log = open(artifacts() / log_name, "w")  # noqa: SIM115 - closed with the server
     process = subprocess.Popen(
-        [sys.executable, "-m", "portal.serve"], cwd=ROOT, env=environment, stdout=log, stderr=log
+        [sys.executable, "-m", "portal.serve", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
