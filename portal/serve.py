@@ -5,16 +5,21 @@ default 1). A thread retries provider reports that arrived before their call was
 (`manage.py process_inbox` does the same on its own). With --simulate-traffic, demo calls are
 generated inside the server process, so the single-process SQLite demo shows live traffic
 without a cross-process event channel.
+
+SIGINT (Ctrl-C) and SIGTERM stop it cleanly: open event streams end themselves as soon as the
+signal arrives (`portal.asgi`), so uvicorn has nothing to cancel, then the threads stop.
 """
 
 import argparse
 import os
+import signal
 import threading
 
 import uvicorn
 
 
 def main() -> None:
+    """Serve until SIGINT or SIGTERM, then stop the threads and return."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--simulate-traffic", action="store_true")
     parser.add_argument("--rate", type=float, default=30.0)
@@ -24,28 +29,48 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings  # read (and checked) by the settings, not here
+
     from sessions_app.services import process_inbox_forever
 
-    threading.Thread(target=process_inbox_forever, args=(stop,), daemon=True).start()
+    threads = [
+        threading.Thread(
+            target=process_inbox_forever, args=(stop,), name="inbox-retry", daemon=True
+        )
+    ]
     if args.simulate_traffic:
         from sessions_app.simulation import run
 
-        threading.Thread(
-            target=run, kwargs={"rate": args.rate, "seed": None, "stop": stop}, daemon=True
-        ).start()
+        threads.append(
+            threading.Thread(
+                target=run,
+                kwargs={"rate": args.rate, "seed": None, "stop": stop},
+                name="simulated-traffic",
+                daemon=True,
+            )
+        )
+    for thread in threads:
+        thread.start()
+    # While it serves, uvicorn handles SIGINT and SIGTERM itself; once it has shut down, it
+    # raises the signal again for the handler it found. As KeyboardInterrupt, which uvicorn.run
+    # absorbs, SIGTERM then ends the process as Ctrl-C does: through the `finally` below,
+    # which stops the threads, rather than killing it with them still running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         uvicorn.run(
             "portal.asgi:application",
-            host=os.environ.get("HOST", "127.0.0.1"),
-            port=int(os.environ.get("PORT", "8000")),
-            workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
+            host=settings.SERVE_HOST,
+            port=settings.SERVE_PORT,
+            workers=settings.SERVE_WORKERS,
             proxy_headers=True,
-            lifespan="off",  # Django has no lifespan handler
+            lifespan="on",  # portal.asgi answers it: each process's start and stop
             timeout_graceful_shutdown=3,
-            log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+            log_level=settings.LOG_LEVEL.lower(),
         )
     finally:
         stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,15 @@ Two backends, chosen by `settings.EVENTS_BACKEND`:
   the listeners of every other process (each process runs one LISTEN connection);
 - "local": an in-process fan-out, for the single-process SQLite demo.
 Either way, in-process subscribers (the portal's event streams) are fed by `_dispatch`.
+
+As soon as the server is told to stop, `portal.asgi` calls `close_streams()`: each open stream,
+told through `on_close`, ends its response by itself.
 """
 
 import json
 import logging
+import select
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -84,10 +89,48 @@ def publish_on_commit(
     transaction.on_commit(lambda: _send(notice))
 
 
+# --- shutdown: the open event streams end themselves when the server stops ------------------
+
+_closing = False
+_on_close: set[Callable[[], None]] = set()
+_on_close_lock = threading.Lock()
+
+
+def on_close(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback()` when this process's server starts shutting down (`close_streams`), or at
+    once if it already has: an event stream then ends its response. Returns the cancel."""
+    with _on_close_lock:
+        closing = _closing
+        if not closing:
+            _on_close.add(callback)
+    if closing:
+        callback()
+
+    def cancel():
+        with _on_close_lock:
+            _on_close.discard(callback)
+
+    return cancel
+
+
+def close_streams() -> None:
+    """The server is shutting down: ask this process's open event streams to end now, so that
+    the server finds them finished rather than having to cancel them. Not from a signal handler
+    (it takes a lock the interrupted thread may hold): schedule it on the event loop instead."""
+    global _closing
+    with _on_close_lock:
+        _closing = True
+        callbacks = list(_on_close)
+        _on_close.clear()
+    for callback in callbacks:
+        callback()
+
+
 # --- the PostgreSQL listener: one LISTEN connection per process, started on first use --------
 
 _listener_lock = threading.Lock()
 _listener: threading.Thread | None = None
+_wake_listener: socket.socket | None = None  # a byte written here wakes the thread to stop
 _listening = threading.Event()
 _stopping = threading.Event()
 
@@ -106,41 +149,48 @@ def _conninfo() -> str:
     return make_conninfo(**{k: v for k, v in params.items() if v})
 
 
-def _listen_forever() -> None:
-    import time
+def _listen_forever(wake: socket.socket) -> None:
+    backoff = 0.5
+    with wake:
+        while not _stopping.is_set():
+            try:
+                _listen(wake)
+                backoff = 0.5
+            except Exception:
+                logger.exception("session event listener lost its connection; reconnecting")
+            _listening.clear()
+            if not _stopping.wait(backoff):
+                backoff = min(backoff * 2, 10)
 
+
+def _listen(wake: socket.socket) -> None:
+    """One LISTEN connection, until stop_listener() asks (it writes to `wake`)."""
     import psycopg
 
-    backoff = 0.5
-    while not _stopping.is_set():
-        try:
-            with psycopg.connect(_conninfo(), autocommit=True) as conn:
-                conn.execute(f"LISTEN {CHANNEL}")
-                _listening.set()
-                backoff = 0.5
-                while not _stopping.is_set():
-                    # Wakes at least every second so that stop_listener() is honoured.
-                    for notify in conn.notifies(timeout=1.0):
-                        try:
-                            dispatch(Notice.from_json(notify.payload))
-                        except (TypeError, ValueError):
-                            logger.warning("ignoring malformed session event %r", notify.payload)
-        except Exception:
-            logger.exception("session event listener lost its connection; reconnecting")
-        _listening.clear()
-        if not _stopping.is_set():
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 10)
+    with psycopg.connect(_conninfo(), autocommit=True) as conn:
+        conn.execute(f"LISTEN {CHANNEL}")
+        _listening.set()
+        while not _stopping.is_set():
+            for notify in conn.notifies(timeout=0):  # those received so far, without waiting
+                try:
+                    dispatch(Notice.from_json(notify.payload))
+                except (TypeError, ValueError):
+                    logger.warning("ignoring malformed session event %r", notify.payload)
+            # Sleep until the database sends something or stop_listener() wakes us.
+            select.select([conn, wake], [], [])
 
 
 def stop_listener() -> None:
-    """Stop this process's LISTEN thread and close its connection (tests, shutdown)."""
-    global _listener
+    """Stop this process's LISTEN thread and close its connection (tests, shutdown); returns
+    at once, as the thread wakes as soon as it is asked to stop."""
+    global _listener, _wake_listener
     with _listener_lock:
         if _listener is not None:
             _stopping.set()
+            _wake_listener.send(b"\0")
             _listener.join(timeout=5)
-            _listener = None
+            _wake_listener.close()
+            _listener = _wake_listener = None
             _stopping.clear()
 
 
@@ -150,11 +200,16 @@ def ensure_listener(timeout: float = 5.0) -> bool:
     Idempotent. Returns False if it is not listening yet after `timeout` seconds (the event
     stream then still works once it is, and pages fall back to polling meanwhile).
     """
-    global _listener
+    global _listener, _wake_listener
     if settings.EVENTS_BACKEND != "postgres":
         return True
     with _listener_lock:
         if _listener is None or not _listener.is_alive():
-            _listener = threading.Thread(target=_listen_forever, name="session-events", daemon=True)
+            if _wake_listener is not None:
+                _wake_listener.close()
+            wake, _wake_listener = socket.socketpair()
+            _listener = threading.Thread(
+                target=_listen_forever, args=(wake,), name="session-events", daemon=True
+            )
             _listener.start()
     return _listening.wait(timeout)

@@ -110,6 +110,7 @@ def active_sessions(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def counters(request: HttpRequest) -> HttpResponse:
+    """The counters strip alone, for the page's current filters (polled as a fallback)."""
     _require_role(request)
     filters, _ = SessionFilters.from_query(request.GET)
     context = {"counters": session_counters(filters.apply(request.user)), "filters": filters}
@@ -152,6 +153,8 @@ def session_row(request: HttpRequest, session_id: str) -> HttpResponse:
 @login_required
 @require_GET
 def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    """One session's page: every field, its members and its log. htmx gets the detail
+    fragment only."""
     _require_role(request)
     context = _session_context(request, session_id, detail=True)
     if context is None:
@@ -198,6 +201,7 @@ def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpRespon
 @login_required
 @require_POST
 def session_hold(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Hold the session's call with the reason chosen (an unknown one is no reason)."""
     reason = request.POST.get("reason") or HoldReason.NONE
     if reason not in HoldReason.values():
         reason = HoldReason.NONE
@@ -212,6 +216,7 @@ def session_hold(request: HttpRequest, session_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def session_resume(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Take the session's call off hold."""
     return _act(
         request,
         session_id,
@@ -223,6 +228,8 @@ def session_resume(request: HttpRequest, session_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def session_invite(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Dial a destination into the session's conference, with the caller ID given or the
+    session's own number."""
     destination = request.POST.get("destination", "")
     from_number = request.POST.get("from_number", "").strip() or None
     return _act(
@@ -241,6 +248,8 @@ async def session_events(request: HttpRequest) -> HttpResponse:
 
     No polling: the stream waits on an in-process queue fed by the process's one LISTEN
     connection (or the local channel). Only events of accounts the user may see are sent.
+    When the server starts shutting down the stream ends by itself, so the server has nothing
+    to cancel; the page's EventSource reconnects (to a new server, or once it is back).
     """
     user = await request.auser()
     if not await sync_to_async(has_role)(user, Role.USER):
@@ -260,6 +269,7 @@ async def session_events(request: HttpRequest) -> HttpResponse:
             loop.call_soon_threadsafe(_offer, queue, event)
 
     unsubscribe = events.subscribe(enqueue)
+    forget = events.on_close(lambda: loop.call_soon_threadsafe(_end, queue))
     keepalive = settings.LIVE_KEEPALIVE_SECONDS
 
     async def stream():
@@ -271,10 +281,13 @@ async def session_events(request: HttpRequest) -> HttpResponse:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
+                if event is None:  # the server is shutting down
+                    return
                 yield f"event: s-{event.session_id}\ndata: {event.kind}\n\n"
                 yield f"event: sessions-{event.kind}\ndata: {event.session_id}\n\n"
         finally:
             unsubscribe()
+            forget()
 
     response = StreamingHttpResponse(stream(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -293,14 +306,24 @@ def _offer(queue: asyncio.Queue, event) -> None:
         pass
 
 
+def _end(queue: asyncio.Queue) -> None:
+    """End the stream reading `queue` after the events already in it (a full queue loses its
+    oldest: the page resynchronises when it reconnects)."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(None)
+
+
 def _visible_account_ids(user) -> set[str] | None:
     ids = account_ids_visible_to(user)
     return None if ids is None else set(ids)
 
 
 def openapi_json(request: HttpRequest) -> JsonResponse:
+    """The OpenAPI description of the API."""
     return JsonResponse(build_openapi())
 
 
 def api_docs(request: HttpRequest) -> HttpResponse:
+    """The API's description as a readable page."""
     return render(request, "api_docs.html", {"spec": build_openapi()})
