@@ -21,6 +21,7 @@ from tests.conftest import (
     encode_request,
     error_status,
     provider_reports,
+    spec_sample,
     wire_fields,
 )
 from tests.factories import CallSessionFactory
@@ -92,15 +93,16 @@ def test_invite_response_lists_the_ringing_member(api, session, user):
 
 
 def test_invite_accepts_the_spec_sample_json_sent_as_csv(api, session, user):
-    """The spec's sample for this operation sends a JSON object as `text/csv`."""
-    body = json.dumps(
-        {
-            "sessionId": session.id,
-            "callSid": session.call_sid,
-            "destination": "+15557654321",
-            "fromNumber": "+15550001000",
-        }
-    )
+    """The spec's CSV sample for this operation sends a JSON object as `text/csv`."""
+    sample = json.loads(spec_sample("add-conference-member-request-as-csv.txt"))
+    values = {
+        "sessionId": session.id,
+        "callSid": session.call_sid,
+        "destination": "+15557654321",
+        "fromNumber": "+15550001000",
+    }
+    assert list(sample) == list(values)  # the sample's members, in its order
+    body = json.dumps(values)
 
     response = api.post(invite_url(session), body, content_type="text/csv", HTTP_ACCEPT="text/csv")
 
