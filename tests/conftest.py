@@ -79,16 +79,16 @@ def artifacts() -> Path:
     return path
 
 
-@contextmanager
-def served(
+def start_server(
     *, log_name: str = "server.log", args: tuple[str, ...] = (), **env: str
-) -> Iterator[str]:
+) -> tuple[subprocess.Popen, str]:
     """The app as it runs in production (`python -m portal.serve`: uvicorn, the LISTEN/NOTIFY
-    channel) in a subprocess on a free loopback port, against the test database; yields its
-    URL. `args` go to portal.serve (`("--simulate-traffic",)`); `env` adds or overrides
-    settings (`SIMULATED_PROVIDER_LATENCY="1"`; another database: `DATABASE_URL=...` with
-    `EVENTS_BACKEND="local"` unless it is PostgreSQL). Data the server must see is created with
-    `transactional_db`, so that it is committed. Its output goes to test-artifacts/`log_name`."""
+    channel) in a subprocess on a free loopback port, against the test database; returns the
+    process and its URL once it answers. `args` go to portal.serve (`("--simulate-traffic",)`);
+    `env` adds or overrides settings (`SIMULATED_PROVIDER_LATENCY="1"`; another database:
+    `DATABASE_URL=...` with `EVENTS_BACKEND="local"` unless it is PostgreSQL). Data the server
+    must see is created with `transactional_db`, so that it is committed. Its output goes to
+    test-artifacts/`log_name`. Stopping it is the caller's (or `served`'s)."""
     port = _free_port()
     environment = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
@@ -100,27 +100,33 @@ def served(
         "LOG_LEVEL": "WARNING",
         **env,
     }
-    log = open(artifacts() / log_name, "w")  # noqa: SIM115 - closed with the server
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.serve", *args],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=log,
-    )
+    with open(artifacts() / log_name, "w") as log:  # the child keeps its own copy open
+        process = subprocess.Popen(
+            [sys.executable, "-m", "portal.serve", *args],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited at start; see test-artifacts/{log_name}")
+        try:
+            httpx.get(url + "/accounts/login/", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail("the server did not start within 30 s")
+
+
+@contextmanager
+def served(**options) -> Iterator[str]:
+    """`start_server(**options)` for the length of a `with` block; yields its URL."""
+    process, url = start_server(**options)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited at start; see test-artifacts/{log_name}")
-            try:
-                httpx.get(url + "/accounts/login/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not start within 30 s")
         yield url
     finally:
         process.terminate()
@@ -128,7 +134,6 @@ def served(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        log.close()
 
 
 @pytest.fixture(autouse=True)

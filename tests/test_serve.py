@@ -7,55 +7,20 @@ waiting out uvicorn's graceful-shutdown period and then cancelling the stream, w
 `ERROR: Cancel 1 running task(s)` line and a traceback.
 """
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 from django.conf import global_settings
 
-from tests.conftest import ROOT, _database_url, _free_port, artifacts
+from tests.conftest import artifacts, start_server
 from tests.factories import PASSWORD, AccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # How long uvicorn lets open responses finish on shutdown before it cancels them (portal.serve).
 GRACEFUL_SHUTDOWN_SECONDS = 3
-
-
-def start_server(log_name: str) -> tuple[subprocess.Popen, str]:
-    """`python -m portal.serve` on a free port, as `tests.conftest.served` starts it, but with
-    its output kept for the test to read; returns the process and its URL once it answers."""
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DJANGO_SETTINGS_MODULE": "portal.settings",  # not the test process's tests.settings
-        "DATABASE_URL": _database_url(),
-        "DJANGO_DEBUG": "1",
-        "EVENTS_BACKEND": "postgres",
-        "PORT": str(port),
-        "LOG_LEVEL": "INFO",
-    }
-    log = open(artifacts() / log_name, "w")  # noqa: SIM115 - the process writes it; read after
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.serve"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited at start; see test-artifacts/{log_name}")
-        try:
-            httpx.get(url + "/accounts/login/", timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    pytest.fail("the server did not start within 30 s")
 
 
 def sign_in(http: httpx.Client) -> None:
@@ -81,7 +46,7 @@ def supervisor(settings):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_ends_the_open_event_streams_and_the_server_cleanly(supervisor, sig):
     log_name = f"serve-{sig.name}.log"
-    process, url = start_server(log_name)
+    process, url = start_server(log_name=log_name, LOG_LEVEL="INFO")
     try:
         with httpx.Client(base_url=url, timeout=GRACEFUL_SHUTDOWN_SECONDS + 10) as http:
             sign_in(http)
