@@ -281,6 +281,9 @@ class CallSession(models.Model):
 
     date_created = models.DateTimeField(default=timezone.now, db_index=True)
     date_last_modified = models.DateTimeField(default=timezone.now)
+    # Bumped by every event of the session (each changes what it reads as, its Log at least):
+    # the `ETag` of its `SessionInfo`. Not on the wire.
+    version = models.PositiveBigIntegerField(default=1)
     created_by = models.CharField(max_length=150, null=True, blank=True)
     last_modified_by = models.CharField(max_length=150, null=True, blank=True)
 

@@ -233,15 +233,17 @@ def assert_failure_recorded(
     if error is not None:
         assert event["data"]["error"] == error
     assert after["members"] == before["members"]
-    if not session_changes:
-        assert after["sessions"] == before["sessions"]
-    else:
-        [session_id] = {event["session_id"]}
-        for old, new in zip(before["sessions"], after["sessions"], strict=True):
-            if old["id"] != session_id:
-                assert new == old
-                continue
-            ignored = {*session_changes, "date_last_modified", "last_modified_by"}
+    for old, new in zip(before["sessions"], after["sessions"], strict=True):
+        if old["id"] != event["session_id"]:
+            assert new == old
+            continue
+        # A new version (the failure is in its Log); its fields are as they were, unless the
+        # provider did something before it failed.
+        assert new["version"] == old["version"] + 1
+        if not session_changes:
+            assert {**new, "version": old["version"]} == old
+        else:
+            ignored = {*session_changes, "date_last_modified", "last_modified_by", "version"}
             assert {k: v for k, v in new.items() if k not in ignored} == {
                 k: v for k, v in old.items() if k not in ignored
             }

@@ -191,7 +191,8 @@ def _live_kind(kind: str) -> str:
 def record(session: CallSession, actor: Actor, change: Change) -> SessionEvent | None:
     """Apply `change` to `session` (locked by the caller) and record it as one event.
 
-    One UPDATE of the session (its changed fields, `date_last_modified`, `last_modified_by`),
+    One UPDATE of the session (its changed fields, `date_last_modified`, `last_modified_by`,
+    and its `version`, which every event bumps),
     one UPDATE per changed member, one INSERT for new members, one event, one notice on
     commit. Returns None, writing nothing, if nothing changed and the change is not `always`.
     """
@@ -206,12 +207,17 @@ def record(session: CallSession, actor: Actor, change: Change) -> SessionEvent |
     if not (changes or member_changes or change.new_members or change.always):
         return None
     now = timezone.now()
+    fields = ["version"]
     if changes or member_changes or change.new_members:
         for name, (_, value) in changes.items():
             setattr(session, name, value)
         session.date_last_modified = now
         session.last_modified_by = actor.name
-        session.save(update_fields=[*changes, "date_last_modified", "last_modified_by"])
+        fields += [*changes, "date_last_modified", "last_modified_by"]
+    # Every event is a new version, even one that changes no field (a failure): it is in the
+    # session's Log. The row is locked, so the increment cannot race.
+    session.version += 1
+    session.save(update_fields=fields)
     for member, values in changed_members:
         for name, value in values.items():
             setattr(member, name, value)
