@@ -256,6 +256,9 @@ SESSION_ACTION_WAIT_SECONDS = env.float("SESSION_ACTION_WAIT_SECONDS", default=1
 SESSION_ACTION_STALE_SECONDS = env.float("SESSION_ACTION_STALE_SECONDS", default=120.0)
 # A provider report about a call no session has is retried for this long, then ignored.
 PROVIDER_INBOX_RETRY_SECONDS = env.float("PROVIDER_INBOX_RETRY_SECONDS", default=600.0)
+# How long an `Idempotency-Key` is remembered: a retry within this time answers what the first
+# request answered; after it, the key is forgotten and may be used again.
+IDEMPOTENCY_KEY_TTL_HOURS = env.float("IDEMPOTENCY_KEY_TTL_HOURS", default=24.0)
 
 # Live events: "postgres" (LISTEN/NOTIFY, works across processes) or "local" (one process).
 EVENTS_BACKEND = env.choice(

@@ -12,6 +12,7 @@ from .models import (
     CallSession,
     Customer,
     Endpoint,
+    IdempotencyKey,
     ProviderInboxEntry,
     SessionEvent,
     SessionMember,
@@ -147,6 +148,29 @@ class ApiAuthSessionAdmin(admin.ModelAdmin):
     list_display = ("user", "created", "expires", "remember_me")
     list_select_related = ("user",)
     readonly_fields = ("key_hash", "user", "created", "expires", "remember_me")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Writes sent with an `Idempotency-Key` and the answers stored for their retries; delete a
+    row to let its key run again."""
+
+    list_display = ("key", "user", "created", "completed", "response_status")
+    list_select_related = ("user",)
+    search_fields = ("key", "user__username")
+    readonly_fields = (
+        "user",
+        "key",
+        "fingerprint",
+        "created",
+        "completed",
+        "response_status",
+        "response_headers",
+    )
+    exclude = ("response_body",)
 
     def has_add_permission(self, request):
         return False

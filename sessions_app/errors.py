@@ -58,12 +58,13 @@ class InvalidState(DomainError):
 
 
 class SessionEnded(InvalidState):
-    """The session has ended: it accepts no action (409)."""
+    """The session has ended: it accepts no action (409). `origin` says by whom and when,
+    e.g. 'by bob via portal at 14:05:11 UTC'."""
 
     code = "SessionEnded"
 
-    def __init__(self):
-        super().__init__("The session has already ended")
+    def __init__(self, origin: str = ""):
+        super().__init__(f"The session has already ended{f' ({origin})' if origin else ''}")
 
 
 class TelephonyFailed(DomainError):
@@ -85,3 +86,42 @@ class ActionInProgress(InvalidState):
             f"{started_by} at {started_at:%H:%M:%S} UTC"
         )
         self.action = action
+
+
+class PreconditionFailed(DomainError):
+    """An `If-Match` write whose session has changed since the client read it (412): nothing
+    is done; the message carries the session's current `ETag`."""
+
+    code = "PreconditionFailed"
+
+    def __init__(self, current_etag: str):
+        super().__init__(
+            f"The session has changed since it was read: its ETag is now {current_etag}"
+        )
+        self.current_etag = current_etag
+
+
+class IdempotencyKeyInUse(DomainError):
+    """A retry that arrived while the first request with its `Idempotency-Key` is still
+    running (409): the client should retry later, when the first one's answer is stored."""
+
+    code = "IdempotencyKeyInUse"
+
+    def __init__(self, started_at):
+        super().__init__(
+            "A request with this Idempotency-Key is still being processed "
+            f"(since {started_at:%H:%M:%S} UTC); retry once it has finished"
+        )
+
+
+class IdempotencyKeyReused(DomainError):
+    """An `Idempotency-Key` sent again with a different request (422): keys identify one
+    request; a different request needs a new key."""
+
+    code = "IdempotencyKeyReused"
+
+    def __init__(self):
+        super().__init__(
+            "This Idempotency-Key was already used for a different request; "
+            "use a new key for a new request"
+        )

@@ -552,3 +552,31 @@ class ApiAuthSession(models.Model):
 
     def __str__(self) -> str:
         return f"API session of {self.user_id} until {self.expires:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyKey(models.Model):
+    """A write sent with an `Idempotency-Key` header, and the answer it got.
+
+    Recorded before the write runs (`completed` unset), so that a retry arriving meanwhile is
+    told the first is still running, and completed with the response in the same request, so
+    that a later retry gets the same answer without acting twice. The `fingerprint` of the
+    request (operation, path and values) tells a retry from a different request reusing the key.
+    Keys belong to their user and expire after `IDEMPOTENCY_KEY_TTL_HOURS`.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    completed = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.BinaryField(default=b"", blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} of user {self.user_id}"

@@ -1,6 +1,7 @@
 """Every read. Each selector takes the user and returns only what that user may see, with the
 related rows already loaded, so callers never filter by account or trigger lazy queries."""
 
+import zlib
 from collections import defaultdict
 from datetime import datetime
 
@@ -180,6 +181,34 @@ def session_record_for(*, user: User, session_id: str) -> dict:
     if not records:
         raise SessionNotFound(session_id)
     return records[0]
+
+
+def session_etag(record: dict) -> str:
+    """The `ETag` of a session record's `SessionInfo`: the session's version (bumped by every
+    event), and a checksum of the names it shows of other rows (account, customer and its
+    breadcrumb, endpoint), which are renamed without a new version of the session."""
+    names = [record["account__name"], record["customer__name"], record["endpoint__name"]]
+    names += [crumb["name"] for crumb in record["breadcrumb"]]
+    checksum = zlib.crc32("\x1f".join(name or "" for name in names).encode())
+    return f'"{record["version"]}-{checksum:08x}"'
+
+
+def session_etag_for(*, user: User | None, session_id: str) -> str:
+    """The current `ETag` of one session (see `session_etag`) in two small queries, without
+    building its `SessionInfo`: what a conditional read or write compares. `user` None: any
+    session (the caller has already checked who may see it). SessionNotFound if none."""
+    sessions = CallSession.objects.all() if user is None else sessions_visible_to(user)
+    record = (
+        sessions.filter(pk=session_id)
+        .values("version", "account__name", "customer__name", "customer__path", "endpoint__name")
+        .first()
+    )
+    if record is None:
+        raise SessionNotFound(session_id)
+    crumb_ids = [cid for cid in (record["customer__path"] or "").split("/") if cid]
+    names = dict(Customer.objects.filter(pk__in=crumb_ids).values_list("id", "name"))
+    record["breadcrumb"] = [{"name": names[cid]} for cid in crumb_ids if cid in names]
+    return session_etag(record)
 
 
 def session_get_for(*, user: User, session_id: str) -> CallSession:

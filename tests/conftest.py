@@ -50,6 +50,8 @@ from tests.factories import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+# The time of day in a 409's "since 14:02:11 UTC" (see services.conflicts).
+CLOCK = r"\d\d:\d\d:\d\d UTC"
 
 
 def pytest_configure(config):

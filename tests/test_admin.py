@@ -4,7 +4,14 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 
-from sessions_app.models import ActionInFlight, Customer, ProviderInboxEntry, Role, Via
+from sessions_app.models import (
+    ActionInFlight,
+    Customer,
+    IdempotencyKey,
+    ProviderInboxEntry,
+    Role,
+    Via,
+)
 from tests.factories import (
     AccountFactory,
     CallSessionFactory,
@@ -29,6 +36,7 @@ def test_changelist_and_change_pages_load(client, db, model):
     ProviderInboxEntry.objects.create(
         provider="test", event_id="e1", call_sid=session.call_sid, kind="answered"
     )
+    IdempotencyKey.objects.create(user=staff, key="k1", fingerprint="f" * 64)
     client.force_login(staff)
     opts = model._meta
     assert client.get(f"/admin/{opts.app_label}/{opts.model_name}/").status_code == 200

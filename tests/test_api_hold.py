@@ -3,10 +3,13 @@
 Every test checks the response, the session and members as stored, and the log entry.
 """
 
+import re
+
 import pytest
 
 from sessions_app.models import CallState, Channel, HoldReason, MemberCallState, SessionEvent
 from tests.conftest import (
+    CLOCK,
     FORMATS,
     MEDIA_TYPES,
     assert_failure_recorded,
@@ -212,7 +215,9 @@ def test_hold_of_a_ringing_call_is_409_naming_the_state(api, account):
     response = api.post(f"/sessions/{session.id}/hold")
 
     assert response.status_code == 409
-    assert error_status(response)["message"] == "Cannot hold: the call is Ringing"
+    assert re.fullmatch(
+        f"Cannot hold: the call is Ringing since {CLOCK}", error_status(response)["message"]
+    )
     assert db_state() == before
 
 
@@ -225,7 +230,7 @@ def test_hold_of_an_ended_session_is_409(api, account):
     assert response.status_code == 409
     status = error_status(response)
     assert status["errorCode"] == "SessionEnded"
-    assert status["message"] == "The session has already ended"
+    assert re.fullmatch(rf"The session has already ended \(at {CLOCK}\)", status["message"])
     assert db_state() == before
 
 

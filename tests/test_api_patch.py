@@ -2,6 +2,7 @@
 call-state move of `CALL_STATE_TRANSITIONS`, legal and illegal."""
 
 import itertools
+import re
 
 import pytest
 
@@ -16,6 +17,7 @@ from sessions_app.models import (
     SessionEvent,
 )
 from tests.conftest import (
+    CLOCK,
     FORMATS,
     MEDIA_TYPES,
     db_state,
@@ -72,9 +74,10 @@ def test_illegal_call_state_move_is_409_naming_the_state_and_changes_nothing(
     message = error_status(response)["message"]
     if current == CallState.DISCONNECTED:
         # An ended session refuses every action with one message (see SessionEnded).
-        assert message == "The session has already ended"
+        assert re.fullmatch(rf"The session has already ended \(at {CLOCK}\)", message)
     else:
-        assert f"the call is {current}" in message
+        state = "on hold" if current == CallState.HOLD else current
+        assert re.search(f": the call is {state} since {CLOCK}$", message)
     assert db_state() == before
 
 
@@ -167,7 +170,10 @@ def test_patch_hold_reason_of_a_connected_call_is_409(api, session):
     response = api.patch(f"/sessions/{session.id}", {"holdReason": "Transferring"}, format="json")
 
     assert response.status_code == 409
-    assert error_status(response)["message"] == ("Cannot set a hold reason: the call is Connected")
+    assert re.fullmatch(
+        f"Cannot set a hold reason: the call is Connected since {CLOCK}",
+        error_status(response)["message"],
+    )
     assert db_state() == before
 
 

@@ -2,6 +2,7 @@
 negotiation: `.ext` suffix, then `?format=`, then `Accept`, then JSON; JSONP via `?callback=`."""
 
 import json
+import re
 
 import pytest
 from django.utils import timezone
@@ -17,6 +18,7 @@ from sessions_app.models import (
 from sessions_app.services import get_provider
 from sessions_app.telephony import TelephonyError
 from tests.conftest import (
+    CLOCK,
     FORMATS,
     MEDIA_TYPES,
     assert_failure_recorded,
@@ -302,9 +304,9 @@ def test_delete_twice_is_409_and_changes_nothing(api, session):
 
     assert response.status_code == 409
     status = error_status(response)
-    assert (status["errorCode"], status["message"]) == (
-        "SessionEnded",
-        "The session has already ended",
+    assert status["errorCode"] == "SessionEnded"
+    assert re.fullmatch(
+        rf"The session has already ended \(by alice via API at {CLOCK}\)", status["message"]
     )
     assert db_state() == before
 

@@ -44,3 +44,28 @@ def test_api_reference_page_is_readable_html(client, db):
     assert response.status_code == 200
     assert "POST /sessions/{sessionId}/hold" in body and "HoldSession" in body
     assert "SessionInfo" in body
+
+
+def test_openapi_documents_idempotency_keys_on_writes_and_etags_on_reads(client, db):
+    spec = client.get("/openapi.json").json()
+    writes = {
+        op["operationId"]: op
+        for verbs in spec["paths"].values()
+        for op in verbs.values()
+        if OPERATIONS[op["operationId"]].writes
+    }
+    assert set(writes) == {"HoldSession", "PatchSession", "EndSession", "AddConferenceMember"}
+    for name, operation in writes.items():
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert headers == {"Idempotency-Key", "If-Match"}, name
+        assert "24 hours" in next(
+            p["description"] for p in operation["parameters"] if p["name"] == "Idempotency-Key"
+        )
+        assert {"409", "412", "422"} <= set(operation["responses"]), name
+        assert "Idempotent-Replayed" in operation["responses"]["200"]["headers"]
+    read = spec["paths"]["/sessions/{sessionId}"]["get"]
+    assert {p["name"] for p in read["parameters"] if p["in"] == "header"} == {
+        "If-None-Match",
+        "If-Match",
+    }
+    assert "304" in read["responses"] and "ETag" in read["responses"]["200"]["headers"]

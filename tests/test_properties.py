@@ -472,8 +472,15 @@ class LiveCallMachine(RuleBasedStateMachine):
             assert mine == new_events
             assert after["members"] == before["members"]
             changed = {name for name, value in now.items() if value != was[name]}
-            # Only the conference the provider made before the dial failed is recorded.
-            assert changed <= {"conference_sid", "date_last_modified", "last_modified_by"}
+            # Only the conference the provider made before the dial failed is recorded, and
+            # the failure itself (in the Log) makes a new version.
+            assert changed <= {
+                "conference_sid",
+                "date_last_modified",
+                "last_modified_by",
+                "version",
+            }
+            assert now["version"] == was["version"] + 1
             return outcome, was, mine[0], after
         if not mine:
             assert after == before, f"{label} recorded no event but changed something"
@@ -847,6 +854,8 @@ class LiveCallMachine(RuleBasedStateMachine):
     def check_session(session: dict, members: list[dict], events: list[dict]):
         # 1. One fact, stated twice on the wire.
         assert session["ended"] == (session["call_state"] == CallState.DISCONNECTED)
+        # 0. Every event is a new version of the session (its ETag): the first is version 1.
+        assert session["version"] == len(events)
         # 2. An ended call holds, dials and rings nobody.
         if session["ended"]:
             assert session["hold_reason"] == HoldReason.NONE

@@ -674,7 +674,9 @@ def test_invite_refuses_a_full_conference(api_actor, session):
     SessionMemberFactory.create_batch(MAX_CONFERENCE_MEMBERS - 1, session=session)
     before = db_state()
 
-    with pytest.raises(InvalidState, match="The conference is full"):
+    with pytest.raises(
+        InvalidState, match=r"^Cannot invite: the conference is full \(10 members\)$"
+    ):
         services.conference_member_add(actor=api_actor, session_id=session.id, destination="+1555")
 
     assert db_state() == before

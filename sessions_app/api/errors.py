@@ -11,8 +11,11 @@ from rest_framework.response import Response
 from sessions_app.errors import (
     DomainError,
     FieldError,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     InvalidState,
     NotSupported,
+    PreconditionFailed,
     SessionNotFound,
     TelephonyFailed,
     ValidationFailed,
@@ -27,6 +30,9 @@ logger = logging.getLogger(__name__)
 DOMAIN_STATUS = [
     (SessionNotFound, status.HTTP_404_NOT_FOUND),
     (InvalidState, status.HTTP_409_CONFLICT),
+    (IdempotencyKeyInUse, status.HTTP_409_CONFLICT),
+    (IdempotencyKeyReused, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (PreconditionFailed, status.HTTP_412_PRECONDITION_FAILED),
     (ValidationFailed, status.HTTP_400_BAD_REQUEST),
     (NotSupported, status.HTTP_400_BAD_REQUEST),
     (TelephonyFailed, status.HTTP_502_BAD_GATEWAY),
@@ -82,7 +88,11 @@ def exception_handler(exc, context):
     "An internal error occurred" unless DEBUG is on."""
     if isinstance(exc, DomainError):
         http_status = next(code for kind, code in DOMAIN_STATUS if isinstance(exc, kind))
-        return error_wire_response(http_status, exc.code, exc.message, exc.field_errors)
+        # A refused `If-Match` says which version the session is at now.
+        headers = {"ETag": exc.current_etag} if isinstance(exc, PreconditionFailed) else None
+        return error_wire_response(
+            http_status, exc.code, exc.message, exc.field_errors, headers=headers
+        )
     if isinstance(exc, Http404):
         return error_wire_response(404, "NotFound", "Not found")
     if isinstance(exc, RequestDataTooBig):

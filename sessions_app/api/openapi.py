@@ -46,12 +46,40 @@ ERRORS = {
         "401": "Not authenticated",
         "403": "Invalid Role",
         "404": "No such session (or not yours)",
-        "409": "The session's state does not allow this, or another action on it is still in "
-        "progress (errorCode ActionInProgress names it, who started it and when)",
+        "409": "The session's state does not allow this (the message names the state, who put "
+        "the session there and since when), another action on it is still in progress "
+        "(errorCode ActionInProgress), or the first request with this Idempotency-Key is still "
+        "running (IdempotencyKeyInUse)",
+        "412": "If-Match: the session has changed since that ETag; nothing was done (the answer's "
+        "ETag is the current one)",
+        "422": "This Idempotency-Key was already used for a different request",
         "502": "The telephony provider failed; only what it did before failing is recorded",
     }.items()
 }
 SESSION_ID = {"name": "sessionId", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _header(name: str, description: str) -> dict:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+ETAG = {"ETag": {"description": "The session's version", "schema": {"type": "string"}}}
+IDEMPOTENCY_KEY = _header(
+    "Idempotency-Key",
+    "Makes the write safe to retry: a retry with the same key and request answers what the first "
+    "answered (with `Idempotent-Replayed: true`) and does nothing twice. Keys are per user and "
+    "are remembered for 24 hours (IDEMPOTENCY_KEY_TTL_HOURS). A refused write (4xx) is not "
+    "remembered: nothing was done, and a retry runs again.",
+)
+IF_MATCH = _header("If-Match", "Write only if the session's ETag is still one of these")
+IF_NONE_MATCH = _header("If-None-Match", "304 Not Modified if the session's ETag is one of these")
+WRITE = (IDEMPOTENCY_KEY, IF_MATCH)
 
 
 def _operation(
@@ -62,12 +90,26 @@ def _operation(
     query: Contract | None = None,
     response: str = "SessionInfo",
     path_param: bool = True,
+    headers: tuple[dict, ...] = (),
 ) -> dict:
+    """One operation. `headers`: the conditional and idempotency headers it understands (a
+    SessionInfo answer then carries an ETag; a write, whether it was a replay)."""
+    ok = {"description": "OK", "content": _json(_ref(response))}
+    responses = {"200": ok, **ERRORS}
+    if IF_NONE_MATCH in headers:
+        responses["304"] = {"description": "Not modified since that ETag", "headers": ETAG}
+    if headers:
+        ok["headers"] = dict(ETAG)
+    if IDEMPOTENCY_KEY in headers:
+        ok["headers"]["Idempotent-Replayed"] = {
+            "description": "`true` on the stored answer to an earlier request with this key",
+            "schema": {"type": "string"},
+        }
     operation = {
         "operationId": op_id,
         "summary": summary,
-        "parameters": [SESSION_ID] if path_param else [],
-        "responses": {"200": {"description": "OK", "content": _json(_ref(response))}, **ERRORS},
+        "parameters": ([SESSION_ID] if path_param else []) + list(headers),
+        "responses": responses,
         "security": [{"basic": []}, {"cookie": []}],
     }
     if query is not None:
@@ -112,20 +154,25 @@ def build_openapi() -> dict:
         },
         "paths": {
             "/sessions/{sessionId}/hold": {
-                "post": _operation("HoldSession", "Hold a call", body=contracts.HOLD_SESSION)
+                "post": _operation(
+                    "HoldSession", "Hold a call", body=contracts.HOLD_SESSION, headers=WRITE
+                )
             },
             "/sessions/{sessionId}": {
-                "get": _operation("GetSession", "Get a session"),
+                "get": _operation("GetSession", "Get a session", headers=(IF_NONE_MATCH, IF_MATCH)),
                 "patch": _operation(
-                    "PatchSession", "Change a session", query=contracts.PATCH_SESSION
+                    "PatchSession", "Change a session", query=contracts.PATCH_SESSION, headers=WRITE
                 ),
-                "delete": _operation("EndSession", "End a session", query=contracts.END_SESSION),
+                "delete": _operation(
+                    "EndSession", "End a session", query=contracts.END_SESSION, headers=WRITE
+                ),
             },
             "/sessions/{sessionId}/conference/members": {
                 "post": _operation(
                     "AddConferenceMember",
                     "Invite a member to the conference",
                     body=contracts.ADD_CONFERENCE_MEMBER,
+                    headers=WRITE,
                 )
             },
             "/portal/active-sessions": {

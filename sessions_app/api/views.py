@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
+from django.http.response import HttpResponseBase
+from django.utils.cache import get_conditional_response
+from django.utils.http import parse_etags
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
@@ -14,7 +17,7 @@ from rest_framework.views import APIView
 
 from sessions_app import selectors, services
 from sessions_app.dates import parse_start_date
-from sessions_app.errors import ValidationFailed
+from sessions_app.errors import PreconditionFailed, ValidationFailed
 from sessions_app.models import HoldReason, Via
 from sessions_app.wire import contracts, dto
 from sessions_app.wire.contracts import Contract
@@ -22,6 +25,7 @@ from sessions_app.wire.jsonfmt import valid_callback
 
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
+from .idempotency import respond_once
 from .permissions import HasUserRole
 from .requests import read_request
 from .wire import WireResponse
@@ -40,7 +44,17 @@ def _session_id(values: dict) -> str:
 
 def _session_response(request: Request, session_id: str) -> Response:
     record = selectors.session_record_for(user=request.user, session_id=session_id)
-    return WireResponse(contracts.SESSION_INFO, dto.session_info(record))
+    return WireResponse(
+        contracts.SESSION_INFO,
+        dto.session_info(record),
+        headers={"ETag": selectors.session_etag(record)},
+    )
+
+
+def _if_match(request: Request) -> list[str] | None:
+    """The `ETag`s a write's `If-Match` accepts ("*": any), or None without the header."""
+    header = request.headers.get("If-Match")
+    return None if header is None else parse_etags(header)
 
 
 def hold_session(request: Request, values: dict) -> Response:
@@ -51,6 +65,7 @@ def hold_session(request: Request, values: dict) -> Response:
         session_id=session_id,
         call_sid=values.get("CallSid") or None,
         reason=values.get("Reason") or HoldReason.NONE,
+        if_match=_if_match(request),
     )
     return _session_response(request, session_id)
 
@@ -65,6 +80,7 @@ def patch_session(request: Request, values: dict) -> Response:
         call_state=values.get("CallState"),
         hold_reason=values.get("HoldReason"),
         queue_state=values.get("QueueState"),
+        if_match=_if_match(request),
     )
     return _session_response(request, session_id)
 
@@ -79,6 +95,7 @@ def add_conference_member(request: Request, values: dict) -> Response:
         destination=values.get("Destination"),
         from_number=values.get("FromNumber") or None,
         call_sid=values.get("CallSid") or None,
+        if_match=_if_match(request),
     )
     return _session_response(request, session_id)
 
@@ -96,16 +113,30 @@ def get_active_sessions(request: Request, values: dict) -> Response:
     )
 
 
-def get_session(request: Request, values: dict) -> Response:
-    """`GetSession`: one session of the user's, ended or not."""
-    return _session_response(request, _session_id(values))
+def get_session(request: Request, values: dict) -> HttpResponseBase:
+    """`GetSession`: one session of the user's, ended or not. With `If-None-Match` naming its
+    current `ETag`, a 304 with no body, decided before the `SessionInfo` is built."""
+    session_id = _session_id(values)
+    if not ({"If-None-Match", "If-Match"} & request.headers.keys()):
+        return _session_response(request, session_id)
+    etag = selectors.session_etag_for(user=request.user, session_id=session_id)
+    conditional = get_conditional_response(request._request, etag=etag)
+    if conditional is not None and conditional.status_code == 412:  # an unmatched `If-Match`
+        raise PreconditionFailed(etag)
+    if conditional is not None:  # 304 Not Modified
+        conditional["ETag"] = etag
+        return conditional
+    return _session_response(request, session_id)
 
 
 def end_session(request: Request, values: dict) -> Response:
     """`EndSession`: end the session, or hang up one member with `CallSid`."""
     session_id = _session_id(values)
     services.session_end(
-        actor=_actor(request), session_id=session_id, call_sid=values.get("CallSid") or None
+        actor=_actor(request),
+        session_id=session_id,
+        call_sid=values.get("CallSid") or None,
+        if_match=_if_match(request),
     )
     return _session_response(request, session_id)
 
@@ -196,7 +227,9 @@ class OperationView(APIView):
         return [HasUserRole()]
 
     def _operation_name(self) -> str | None:
-        return self.methods.get(self.request.method.lower())
+        verb = self.request.method.lower()
+        # HEAD is GET without the body (Django answers it with the GET handler).
+        return self.methods.get("get" if verb == "head" else verb)
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
@@ -225,7 +258,15 @@ class OperationView(APIView):
         values = read_request(
             operation.contract, query=request.query_params, body=request.data, path=path
         )
-        return operation.handler(request, values)
+        if not operation.writes:
+            return operation.handler(request, values)
+        return respond_once(
+            self,
+            request,
+            operation.contract.name,
+            values,
+            lambda: operation.handler(request, values),
+        )
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

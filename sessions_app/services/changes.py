@@ -3,7 +3,6 @@ does, how dialing stops. Pure builders over a locked session: they read, never w
 
 from django.utils import timezone
 
-from sessions_app.errors import SessionEnded
 from sessions_app.models import (
     CallSession,
     CallState,
@@ -15,6 +14,7 @@ from sessions_app.models import (
     SessionMember,
 )
 
+from .conflicts import session_ended
 from .unit import Change, require_move
 
 
@@ -84,7 +84,7 @@ def answer_change(
     """The session's call is answered (Ringing/Passive -> Connected): the caller is connected
     and a queued call leaves the queue."""
     if not session.actions.end:
-        raise SessionEnded()
+        raise session_ended(session)
     require_move(session, CallState.CONNECTED, "answer")
     change = Change(
         EventKind.ANSWERED,

@@ -6,12 +6,13 @@ calls to make first (a `Plan`) and how their results change the session.
 """
 
 import re
+from collections.abc import Collection
 from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
-from sessions_app.errors import InvalidState, NotSupported, SessionEnded, ValidationFailed
+from sessions_app.errors import NotSupported, ValidationFailed
 from sessions_app.models import (
     HOLDABLE_CHANNELS,
     MAX_CONFERENCE_MEMBERS,
@@ -40,6 +41,7 @@ from .changes import (
     resumed_fields,
     who,
 )
+from .conflicts import call_state_conflict, conference_full, member_state_conflict, session_ended
 from .provider import get_provider
 from .unit import (
     Actor,
@@ -142,7 +144,7 @@ def _hold_plan(session: CallSession, actor: Actor, call_sid: str | None, reason:
     if session.is_held and member.call_state == MemberCallState.HOLD:
         return None  # idempotent: already held, nothing to do, nothing to record
     if member.call_state not in (MemberCallState.CONNECTED, MemberCallState.HOLD):
-        raise InvalidState(f"Cannot hold: the member's call is {member.call_state}")
+        raise member_state_conflict(session, member, "hold")
     provider = get_provider()
 
     def conclude(session: CallSession, outcome: Outcome) -> Change:
@@ -171,6 +173,7 @@ def session_hold(
     session_id: str,
     call_sid: str | None = None,
     reason: str = HoldReason.NONE,
+    if_match: Collection[str] | None = None,
 ) -> CallSession:
     """Hold the member call `call_sid` (default: the session's own call).
 
@@ -180,6 +183,7 @@ def session_hold(
         actor=actor,
         session_id=session_id,
         decide=lambda session: _hold_plan(session, actor, call_sid, reason),
+        if_match=if_match,
     )
 
 
@@ -212,9 +216,11 @@ def _resume_plan(session: CallSession) -> Plan:
     return Plan("resume", steps, conclude)
 
 
-def session_resume(*, actor: Actor, session_id: str) -> CallSession:
+def session_resume(
+    *, actor: Actor, session_id: str, if_match: Collection[str] | None = None
+) -> CallSession:
     """Take a held session off hold (Hold -> Connected)."""
-    return run_action(actor=actor, session_id=session_id, decide=_resume_plan)
+    return run_action(actor=actor, session_id=session_id, decide=_resume_plan, if_match=if_match)
 
 
 # --- end --------------------------------------------------------------------------------------
@@ -249,7 +255,7 @@ def _end_plan(session: CallSession, call_sid: str | None) -> Plan:
 def _hang_up_member_plan(session: CallSession, call_sid: str) -> Plan:
     member = member_by_call_sid(session, call_sid, "CallSid")
     if not member.on_call:
-        raise InvalidState("Cannot hang up: that member has already left the call")
+        raise member_state_conflict(session, member, "hang up")
     provider = get_provider()
 
     def conclude(session: CallSession, outcome: Outcome) -> Change:
@@ -264,11 +270,20 @@ def _hang_up_member_plan(session: CallSession, call_sid: str) -> Plan:
     return Plan("hang up", [step], conclude)
 
 
-def session_end(*, actor: Actor, session_id: str, call_sid: str | None = None) -> CallSession:
+def session_end(
+    *,
+    actor: Actor,
+    session_id: str,
+    call_sid: str | None = None,
+    if_match: Collection[str] | None = None,
+) -> CallSession:
     """End the session: hang up every leg and record it ended. With the `call_sid` of another
     member, hang up only that member's leg; the session goes on. Ending twice is a 409."""
     return run_action(
-        actor=actor, session_id=session_id, decide=lambda session: _end_plan(session, call_sid)
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _end_plan(session, call_sid),
+        if_match=if_match,
     )
 
 
@@ -284,7 +299,7 @@ def _patch_decision(
     queue_state: str | None,
 ) -> Decision:
     if not session.actions.end:
-        raise SessionEnded()
+        raise session_ended(session)
     plan: Plan | None = None
     # Changes that need no provider, most significant first: the first names the event.
     simple: list[Change] = []
@@ -312,7 +327,7 @@ def _patch_decision(
                     Change(EventKind.HOLD_REASON_CHANGED, session={"hold_reason": hold_reason})
                 )
         elif hold_reason != HoldReason.NONE:
-            raise InvalidState(f"Cannot set a hold reason: the call is {session.call_state}")
+            raise call_state_conflict(session, "set a hold reason")
     if queue_state is not None and queue_state != session.queue_state:
         simple.append(Change(EventKind.QUEUE_STATE_CHANGED, session={"queue_state": queue_state}))
     if console_data is not UNSET and console_data != session.console_data:
@@ -350,6 +365,7 @@ def session_patch(
     call_state: str | None = None,
     hold_reason: str | None = None,
     queue_state: str | None = None,
+    if_match: Collection[str] | None = None,
 ) -> CallSession:
     """Change only what is given, all or nothing, as one event. CallState moves go through the
     transition table: `-> Hold` holds, `Hold -> Connected` resumes, `-> Disconnected` ends."""
@@ -359,6 +375,7 @@ def session_patch(
         decide=lambda session: _patch_decision(
             session, actor, console_data, call_state, hold_reason, queue_state
         ),
+        if_match=if_match,
     )
 
 
@@ -395,7 +412,7 @@ def _invite_plan(
     session: CallSession, destination: str, from_number: str | None, call_sid: str | None
 ) -> Plan:
     if not session.actions.end:
-        raise SessionEnded()
+        raise session_ended(session)
     if session.channel not in HOLDABLE_CHANNELS:
         raise NotSupported(f"A {session.channel.lower()} session cannot have a conference")
     if from_number:
@@ -411,10 +428,10 @@ def _invite_plan(
     require_allowed(session, "invite")
     anchor = member_by_call_sid(session, call_sid, "CallSid")
     if not anchor.on_call:
-        raise InvalidState("Cannot invite: that member has already left the call")
+        raise member_state_conflict(session, anchor, "invite")
     on_call = session.members.exclude(call_state=MemberCallState.NONE).count()
     if on_call >= MAX_CONFERENCE_MEMBERS:
-        raise InvalidState(f"The conference is full ({MAX_CONFERENCE_MEMBERS} members)")
+        raise conference_full(session, on_call)
 
     provider = get_provider()
     conference = {"sid": session.conference_sid}
@@ -471,6 +488,7 @@ def conference_member_add(
     destination: str | None,
     from_number: str | None = None,
     call_sid: str | None = None,
+    if_match: Collection[str] | None = None,
 ) -> CallSession:
     """Dial `destination` into the session's conference (made one first if need be). The new
     member rings until the provider reports its answer."""
@@ -479,4 +497,5 @@ def conference_member_add(
         actor=actor,
         session_id=session_id,
         decide=lambda session: _invite_plan(session, destination, from_number, call_sid),
+        if_match=if_match,
     )

@@ -19,7 +19,7 @@ process died mid-call) are taken over.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -29,9 +29,8 @@ from django.utils import timezone
 
 from sessions_app.errors import (
     ActionInProgress,
-    InvalidState,
     NotSupported,
-    SessionEnded,
+    PreconditionFailed,
     SessionNotFound,
     TelephonyFailed,
     ValidationFailed,
@@ -49,8 +48,10 @@ from sessions_app.models import (
     Via,
     call_state_move_allowed,
 )
-from sessions_app.selectors import sessions_visible_to
+from sessions_app.selectors import session_etag_for, sessions_visible_to
 from sessions_app.telephony import TelephonyError
+
+from .conflicts import call_state_conflict, session_ended
 
 logger = logging.getLogger(__name__)
 
@@ -99,18 +100,18 @@ def require_allowed(session: CallSession, action: str, verb: str | None = None) 
     409 for an ended session or a state that does not allow it, 400 for a session that is not a
     call."""
     if not session.actions.end:
-        raise SessionEnded()
+        raise session_ended(session)
     if getattr(session.actions, action):
         return
     if action in _AUDIO_ONLY and session.channel not in HOLDABLE_CHANNELS:
         raise NotSupported(f"A {session.channel.lower()} session cannot {_AUDIO_ONLY[action]}")
-    raise InvalidState(f"Cannot {verb or action}: the call is {session.call_state}")
+    raise call_state_conflict(session, verb or action)
 
 
 def require_move(session: CallSession, target: str, verb: str) -> None:
     """Refuse a call-state move that `CALL_STATE_TRANSITIONS` does not list (409)."""
     if not call_state_move_allowed(session.call_state, target):
-        raise InvalidState(f"Cannot {verb}: the call is {session.call_state}")
+        raise call_state_conflict(session, verb)
 
 
 def member_by_call_sid(session: CallSession, call_sid: str | None, field: str) -> SessionMember:
@@ -315,12 +316,18 @@ Decision = Change | Plan | None
 
 
 def run_action(
-    *, actor: Actor, session_id: str, decide: Callable[[CallSession], Decision]
+    *,
+    actor: Actor,
+    session_id: str,
+    decide: Callable[[CallSession], Decision],
+    if_match: Collection[str] | None = None,
 ) -> CallSession:
     """Run one action on one session in the unit's three phases (see the module docstring).
 
     `decide(session)` checks the rules against the locked session and returns a Change to
     record now, a Plan for the provider, or None (nothing to do). It must not write.
+    `if_match`: the session's `ETag`s (or "*") the client's `If-Match` accepts; if the session
+    has changed since, PreconditionFailed, and nothing is done.
     """
     deadline = time.monotonic() + settings.SESSION_ACTION_WAIT_SECONDS
     while True:
@@ -330,6 +337,8 @@ def run_action(
             # what this one means (a resume waits for the hold in flight).
             busy = _claim_in_the_way(session)
             if busy is None:
+                # Compared once no action is in flight: the one in flight makes a new version.
+                _require_etag(session, if_match)
                 decision = decide(session)
                 if isinstance(decision, Plan) and not decision.steps:
                     decision = decision.conclude(session, Outcome())
@@ -376,8 +385,16 @@ def run_action(
             ) from outcome.error
         raise outcome.error
     if ended_meanwhile:
-        raise SessionEnded()
+        raise session_ended(session)
     return session
+
+
+def _require_etag(session: CallSession, if_match: Collection[str] | None) -> None:
+    if if_match is None or "*" in if_match:
+        return
+    current = session_etag_for(user=None, session_id=session.pk)
+    if current not in if_match:
+        raise PreconditionFailed(current)
 
 
 def _as_failure(done: Change, plan: Plan, outcome: Outcome) -> Change:
