@@ -232,6 +232,7 @@ REST_FRAMEWORK = {
         "sessions_app.api.parsers.JSONParser",
         "sessions_app.api.parsers.XMLParser",
         "sessions_app.api.parsers.CSVParser",
+        "sessions_app.api.parsers.UnlabelledJSONParser",
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sessions_app.api.negotiation.ServiceStackNegotiation",

@@ -137,7 +137,9 @@ def test_malformed_csv_is_400(patch, body):
     assert error_status(response)["errorCode"] == "SerializationException"
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "", "application/pdf", "multipart/form-data; boundary=x"]
+)
 def test_an_unsupported_content_type_is_415(patch, content_type):
     response = patch("consoleData=x", content_type)
 
@@ -406,7 +408,15 @@ def test_an_error_in_csv_is_one_response_status_record(api):
 
 
 @pytest.mark.parametrize(
-    "path", ["/sessions/abc/nothing", "/api/", "/json/reply/", "/portal/active-sessions/extra"]
+    "path",
+    [
+        "/sessions/abc/nothing",
+        "/api/",
+        "/json/reply/",
+        "/portal/active-sessions/extra",
+        "/sessions/abc%0A",  # a newline in the path
+        "/sessions/abc%0A/hold",
+    ],
 )
 def test_unknown_api_paths_answer_a_servicestack_404(api, path):
     response = api.get(path)

@@ -165,10 +165,12 @@ def test_jsonp_accepts_a_dotted_callback(api, session):
     assert response.content.startswith(b"app.sessions.$load_1({")
 
 
-def test_jsonp_format_without_a_callback_is_plain_json(api, session):
-    response = api.get(f"/sessions/{session.id}?format=jsonp")
+@pytest.mark.parametrize("suffix", ["?format=jsonp", ".jsonp"])
+def test_jsonp_format_without_a_callback_is_plain_json_and_says_so(api, session, suffix):
+    response = api.get(f"/sessions/{session.id}{suffix}")
 
     assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
     assert json.loads(response.content)["id"] == session.id
 
 

@@ -12,7 +12,7 @@ class ServiceStackNegotiation(BaseContentNegotiation):
 
     def select_parser(self, request, parsers):
         content_type = (request.content_type or "").split(";")[0].strip().lower()
-        content_type = ACCEPT_ALIASES.get(content_type, content_type)
+        content_type = ACCEPT_ALIASES.get(content_type, content_type) or "text/plain"
         for parser in parsers:
             if parser.media_type == content_type:
                 return parser

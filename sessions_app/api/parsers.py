@@ -11,7 +11,7 @@ import orjson
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
 from sessions_app.wire.contracts import NS_XSI
@@ -50,6 +50,20 @@ class JSONParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         return parse_json_object(read_limited(stream))
+
+
+class UnlabelledJSONParser(BaseParser):
+    """A JSON request DTO sent as `text/plain` or with no `Content-Type`, as ServiceStack's
+    `JsonApiClient` sends it (a "simple" request, so a browser makes no CORS preflight), and as
+    ServiceStack reads it. Any other plain text is not a request DTO: 415."""
+
+    media_type = "text/plain"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = read_limited(stream)
+        if body.strip() and not body.lstrip().startswith(b"{"):
+            raise UnsupportedMediaType(media_type or "text/plain")
+        return parse_json_object(body)
 
 
 class XMLParser(BaseParser):

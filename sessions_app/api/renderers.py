@@ -33,6 +33,8 @@ class ServiceStackJSONRenderer(_WireRenderer):
         if callback and valid_callback(callback):
             renderer_context["response"]["Content-Type"] = "application/javascript; charset=utf-8"
             return render_jsonp(callback, body)
+        if self.format == "jsonp" and renderer_context:  # no callback: plain JSON, said so
+            renderer_context["response"]["Content-Type"] = "application/json; charset=utf-8"
         return body
 
     def encode(self, data: WireData) -> bytes:

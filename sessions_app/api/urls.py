@@ -21,8 +21,9 @@ urlpatterns = [
         r"^(?P<format>json|xml|csv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",
         views.PredefinedRouteView.as_view(),
     ),
+    # [\s\S], not `.`: a path with a newline in it (`%0A`) is an API 404 too, not the portal's.
     re_path(
-        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions)(?:[/.].*)?$",
+        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions)(?:[/.][\s\S]*)?$",
         views.UnknownRouteView.as_view(),
     ),
 ]

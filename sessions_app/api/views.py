@@ -26,6 +26,7 @@ from sessions_app.wire.jsonfmt import valid_callback
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
 from .idempotency import respond_once
+from .parsers import read_limited
 from .permissions import HasUserRole
 from .requests import read_request
 from .wire import WireResponse
@@ -215,6 +216,20 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+def _read_chunked_body(request: Request) -> None:
+    """A body sent with `Transfer-Encoding: chunked` has no `Content-Length`, and DRF reads a
+    body without one as empty: read it here, within the size limit (413 past it), so that it is
+    parsed like any other."""
+    django_request = request._request
+    if "CONTENT_LENGTH" in django_request.META:
+        return
+    if "chunked" not in django_request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return
+    body = read_limited(django_request)
+    django_request._body = body
+    django_request.META["CONTENT_LENGTH"] = str(len(body))
+
+
 class OperationView(APIView):
     """Base: `methods` maps HTTP verbs to operation names; any verb not listed is a 405."""
 
@@ -232,6 +247,7 @@ class OperationView(APIView):
         return self.methods.get("get" if verb == "head" else verb)
 
     def initial(self, request: Request, *args, **kwargs) -> None:
+        _read_chunked_body(request)
         super().initial(request, *args, **kwargs)
         # A JSONP callback that is not a plain identifier is refused, never echoed or executed.
         callback = request.query_params.get("callback")
