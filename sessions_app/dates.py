@@ -1,17 +1,25 @@
 """Reading dates from requests: one parser for the API and the portal."""
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .errors import ValidationFailed
 
+# ServiceStack's own JSON date: milliseconds since the epoch, optionally with the sender's
+# offset (which does not change the instant): `/Date(1577836800000)/`, `/Date(1577836800000-0500)/`.
+WCF_DATE = re.compile(r"\\?/Date\((-?\d{1,15})([+-]\d{4})?\)\\?/")
+
 
 def parse_start_date(value: str | None) -> datetime | None:
-    """ISO 8601 date or date-time; a naive value is UTC."""
+    """ISO 8601 date or date-time (a naive value is UTC), or ServiceStack's `/Date(ms)/`."""
     if not value:
         return None
     try:
+        wcf = WCF_DATE.fullmatch(value.strip())
+        if wcf is not None:
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(wcf[1]))
         parsed = parse_datetime(value)
         if parsed is None:
             day = parse_date(value)
@@ -23,6 +31,8 @@ def parse_start_date(value: str | None) -> datetime | None:
         parsed = None
     if parsed is None:
         raise ValidationFailed.for_field(
-            "StartDate", "InvalidDate", "'StartDate' must be an ISO 8601 date or date-time."
+            "StartDate",
+            "InvalidDate",
+            "'StartDate' must be an ISO 8601 date or date-time, or /Date(milliseconds)/.",
         )
     return parsed

@@ -203,6 +203,10 @@ def test_list_gives_the_customer_breadcrumb_from_the_top(api, customer_tree):
         ("2026-02-28T08:00:00-23:59", {"noon", "evening"}),  # 03-01 07:59 UTC
         ("2026-03-01", {"morning", "noon", "evening"}),
         ("2026-03-02", set()),
+        # ServiceStack's JSON dates: milliseconds since the epoch, the offset only says where
+        ("/Date(1772366400000)/", {"noon", "evening"}),
+        ("/Date(1772366400000-0500)/", {"noon", "evening"}),
+        ("\\/Date(1772366401000)\\/", {"evening"}),
     ],
 )
 def test_list_filtered_by_start_date(api, account, start_date, expected):
@@ -231,6 +235,9 @@ def test_list_filtered_by_start_date(api, account, start_date, expected):
         "2026-03-01T00:00:00+25:00",
         "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
         "9999-12-31T23:00:00-02:00",  # after year 9999 in UTC
+        "/Date(abc)/",
+        "/Date(999999999999999)/",  # past year 9999
+        "/Date(1772366400000)",
     ],
 )
 def test_list_with_a_bad_start_date_is_400(api, session, start_date):

@@ -378,3 +378,21 @@ def test_options_lists_the_verbs_without_a_body(api, session):
     assert response.status_code == 204
     assert response.content == b""
     assert response["Allow"] == "GET, PATCH, DELETE, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize("verb", ["DELETE", "delete"])
+def test_a_post_with_x_http_method_override_is_that_verb(api, session, verb):
+    response = api.post(f"/sessions/{session.id}", HTTP_X_HTTP_METHOD_OVERRIDE=verb)
+
+    assert response.status_code == 200
+    session.refresh_from_db()
+    assert session.ended
+
+
+def test_x_http_method_override_cannot_turn_a_post_into_a_read(api, session):
+    """Only into another write: a read would skip the CSRF check a POST gets."""
+    response = api.post(f"/sessions/{session.id}/hold", HTTP_X_HTTP_METHOD_OVERRIDE="GET")
+
+    assert response.status_code == 200  # the POST it is: a hold
+    session.refresh_from_db()
+    assert session.call_state == "Hold"
