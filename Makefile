@@ -29,7 +29,9 @@ browser-deps:
 	  echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null; }
 
+# Server Events (issue 10): the Node test project of tests/node (@servicestack/client), from its lock file
 test: venv browser-deps
+	npm ci --prefix tests/node --no-audit --no-fund
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv

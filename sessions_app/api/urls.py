@@ -10,7 +10,7 @@ SESSION = r"(?P<session_id>[A-Za-z0-9_-]+)"
 
 urlpatterns = [
     # Server Events (issue 10): ServiceStack's GetEventSubscribers, before the predefined routes
-    re_path(r"^json/reply/GetEventSubscribers$", server_events.SubscribersView.as_view()),
+    re_path(r"^(?:api|json/reply)/GetEventSubscribers$", server_events.SubscribersView.as_view()),
     re_path(rf"^sessions/{SESSION}/hold{SUFFIX}$", views.HoldSessionView.as_view()),
     re_path(
         rf"^sessions/{SESSION}/conference/members{SUFFIX}$", views.ConferenceMembersView.as_view()
