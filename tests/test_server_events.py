@@ -176,7 +176,7 @@ def connect(url: str, user, **params) -> tuple[EventReader, dict]:
     return reader, first
 
 
-# --- the protocol  -------------------------------------------------------------------------------
+# --- the protocol --------------------------------------------------------------------------------
 
 
 def test_connect_message_carries_servicestack_fields_and_the_current_position(server, world):
@@ -229,7 +229,7 @@ def test_an_api_action_arrives_as_one_message_with_the_event_and_the_session(ser
     assert body["session"] == session and session["callState"] == "Hold"
 
 
-# --- scope  --------------------------------------------------------------------------------------
+# --- scope ---------------------------------------------------------------------------------------
 
 
 def test_a_user_of_another_account_receives_none_and_an_administrator_all(server, world):
@@ -277,7 +277,7 @@ def test_a_channel_the_user_may_not_see_is_refused_with_403(server, world):
     assert not EventSubscription.objects.exists()
 
 
-# --- exact resume  -------------------------------------------------------------------------------
+# --- exact resume --------------------------------------------------------------------------------
 
 
 def test_resume_sends_every_missed_event_of_the_users_once_in_order_then_live(server, world):
@@ -383,7 +383,7 @@ def test_the_header_wins_over_the_query_parameter(server, world):
         reader.close()
 
 
-# --- heartbeats, unregister, subscribers  --------------------------------------------------------
+# --- heartbeats, unregister, subscribers ---------------------------------------------------------
 
 
 def test_a_heartbeat_is_answered_on_the_stream_and_unregister_ends_it(server, world):
@@ -464,7 +464,7 @@ def test_changing_channels_of_an_open_stream_is_refused_clearly(server, world):
         reader.close()
 
 
-# --- authentication and methods  -----------------------------------------------------------------
+# --- authentication and methods ------------------------------------------------------------------
 
 
 def test_without_credentials_the_stream_is_a_401_with_www_authenticate(server, world):
@@ -523,7 +523,7 @@ def test_head_options_and_other_methods(server, world):
     assert post.json()["responseStatus"]["errorCode"] == "MethodNotAllowed"
 
 
-# --- subscriptions across processes, idle drop, shutdown  ----------------------------------------
+# --- subscriptions across processes, idle drop, shutdown -----------------------------------------
 
 
 def test_heartbeat_unregister_and_events_cross_server_processes(server, world, transactional_db):
@@ -595,7 +595,7 @@ def test_open_streams_end_when_the_server_stops(transactional_db):
     assert "Traceback" not in log and "ERROR" not in log
 
 
-# --- the official client  ------------------------------------------------------------------------
+# --- the official client -------------------------------------------------------------------------
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is needed for this test")
