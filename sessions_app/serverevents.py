@@ -298,11 +298,11 @@ class Feed:
                 target=self._run, name="server-events-feed", daemon=True
             )
             self._thread.start()
+            if self._unsubscribe is None:
+                self._unsubscribe = events.subscribe(lambda notice: self._wake.set())
         # The server is stopping: the streams end through their own `events.on_close`; the
         # thread stops at its next wake, without making the event loop wait for it.
         events.on_close(self._request_stop)
-        if self._unsubscribe is None:
-            self._unsubscribe = events.subscribe(lambda notice: self._wake.set())
 
     def _run(self) -> None:
         next_maintenance = 0.0
