@@ -6,9 +6,10 @@ PostgreSQL), 200 streaming clients connect (asyncio, one socket each), then writ
 change sessions' console data through the API (`PATCH /sessions/{id}?consoleData=`), each
 session written by one writer, one write at a time. Two phases per server: "paced" (--rate
 writes/s in all) gives the time from sending the write to its delivery at each client (p50,
-p99); "flat out" (writers as fast as the server answers) gives the events per second that
-reach all 200 clients. A delivery is matched to its write by session and order: the k-th
-message about session S at a client is the k-th write of S.
+p99; also from the write's answer, which leaves the write's own time out); "flat out" (writers
+as fast as the server answers) gives the events per second that reach all 200 clients. A
+delivery is matched to its write by session and order: the k-th message about session S at a
+client is the k-th write of S.
 
 Baseline: `/live/events`, the portal's stream, which sends only a notice per change (the
 session's id) and leaves reading it to the page: ours sends each event with its data and the
@@ -129,8 +130,10 @@ class Deliveries:
     (seconds since its write was sent), and the time of the last one."""
 
     sent: dict[str, list[float]]  # session id -> send time of each write, in order
+    answered: dict[str, list[float]]  # session id -> when each write's response came
     counts: list[dict[str, int]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    after_answer: list[float] = field(default_factory=list)  # may be < 0: before the answer
     total: int = 0
     last_at: float = 0.0
 
@@ -141,6 +144,9 @@ class Deliveries:
         sends = self.sent.get(session_id)
         if sends is not None and index < len(sends):
             self.latencies.append(now - sends[index])
+        answers = self.answered.get(session_id)
+        if answers is not None and index < len(answers):
+            self.after_answer.append(now - answers[index])
         self.total += 1
         self.last_at = now
 
@@ -200,7 +206,7 @@ def _run_clients(base_url, kind, headers, clients, deliveries, ready, stop, loop
     asyncio.run(main())
 
 
-def _write(base_url, headers, sessions, sent, rate_per_writer, until, errors, counter):
+def _write(base_url, headers, sessions, sent, answered, rate_per_writer, until, errors, counter):
     with harness.http_client(headers) as client:
         index = 0
         next_at = time.monotonic()
@@ -216,6 +222,7 @@ def _write(base_url, headers, sessions, sent, rate_per_writer, until, errors, co
             # A value never written before: an unchanged one records no event.
             value = f"w{time.time_ns()}"
             response = client.patch(f"{base_url}/sessions/{session_id}?consoleData={value}")
+            answered[session_id].append(time.monotonic())
             if response.status_code != 200:
                 errors.append(f"{response.status_code} {response.text[:200]}")
                 return
@@ -226,7 +233,9 @@ def phase(server, kind, headers, api_headers, args, *, paced: bool) -> dict:
     """Connect the clients, write for --seconds (paced or flat out), wait for the deliveries;
     the figures."""
     sent: dict[str, list[float]] = defaultdict(list)
-    deliveries = Deliveries(sent=sent, counts=[defaultdict(int) for _ in range(args.clients)])
+    answered: dict[str, list[float]] = defaultdict(list)
+    counts = [defaultdict(int) for _ in range(args.clients)]
+    deliveries = Deliveries(sent=sent, answered=answered, counts=counts)
     ready, stop, loop_box = threading.Event(), threading.Event(), []
     clients = threading.Thread(
         target=_run_clients,
@@ -246,7 +255,17 @@ def phase(server, kind, headers, api_headers, args, *, paced: bool) -> dict:
     writers = [
         threading.Thread(
             target=_write,
-            args=(server.base_url, api_headers, share, sent, rate, until, errors, written),
+            args=(
+                server.base_url,
+                api_headers,
+                share,
+                sent,
+                answered,
+                rate,
+                until,
+                errors,
+                written,
+            ),
         )
         for share in shares
     ]
@@ -274,6 +293,8 @@ def phase(server, kind, headers, api_headers, args, *, paced: bool) -> dict:
         "events_per_second_to_all": round(deliveries.total / args.clients / window, 1),
         "p50_ms": round(harness.percentile_ms(deliveries.latencies, 50), 1),
         "p99_ms": round(harness.percentile_ms(deliveries.latencies, 99), 1),
+        "after_answer_p50_ms": round(harness.percentile_ms(deliveries.after_answer, 50), 1),
+        "after_answer_p99_ms": round(harness.percentile_ms(deliveries.after_answer, 99), 1),
     }
 
 
@@ -350,6 +371,8 @@ def report(results: dict, args, database: str, load_before: float) -> None:
             columns[f"{'ours' if kind == OURS else 'base'} {workers}p"] = {
                 "p50": paced["p50_ms"],
                 "p99": paced["p99_ms"],
+                "a50": paced["after_answer_p50_ms"],
+                "a99": paced["after_answer_p99_ms"],
                 "lost_paced": paced["lost"],
                 "events": flat["events_per_second_to_all"],
                 "deliveries": flat["deliveries_per_second"],
@@ -368,6 +391,8 @@ def report(results: dict, args, database: str, load_before: float) -> None:
         [
             ("paced: write->delivery p50 (ms)", "p50"),
             ("paced: write->delivery p99 (ms)", "p99"),
+            ("paced: answer->delivery p50 (ms)", "a50"),
+            ("paced: answer->delivery p99 (ms)", "a99"),
             ("paced: deliveries lost", "lost_paced"),
             ("flat out: events/s to all clients", "events"),
             ("flat out: deliveries/s", "deliveries"),
