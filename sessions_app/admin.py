@@ -150,3 +150,23 @@ class ApiAuthSessionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- Server Events (issue 10) ---------------------------------------------------------------------
+from .models import EventSubscription  # noqa: E402 - kept in this block for an easy merge
+
+
+@admin.register(EventSubscription)
+class EventSubscriptionAdmin(admin.ModelAdmin):
+    """Open `/event-stream` subscriptions: delete a row to end that stream (the client then
+    reconnects and resumes)."""
+
+    list_display = ("user", "channels", "created_at", "last_pulse_at")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "channels", "account_ids", "created_at", "last_pulse_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+# --- end Server Events ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 import orjson
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Max, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -332,10 +332,9 @@ class Feed:
                 start = self._position
             if start is None:
                 return
-            rows = event_rows(after=start)
+            rows, frames = _read_batch(start)
             if not rows:
                 return
-            frames = frames_for(rows)
             with self._lock:
                 if self._position != start:  # every stream closed (and one opened) meanwhile
                     continue
@@ -370,6 +369,20 @@ class Feed:
             elif stream.last_pulse_at is None or pulse > stream.last_pulse_at:
                 stream.last_pulse_at = pulse
                 stream.offer([wire.frame(wire.ON_HEARTBEAT, stream.heartbeat_body)])
+
+
+def _read_batch(after: int) -> tuple[list[dict], list[tuple[int, str, bytes]]]:
+    """The next events and their frames, read in one snapshot (REPEATABLE READ on PostgreSQL),
+    so each session is exactly as it was after the batch's last event of it: no later change
+    shows in it (earlier events of the same session in the batch show that state too)."""
+    if connection.vendor != "postgresql":  # SQLite's transactions would take the write lock
+        rows = event_rows(after=after)
+        return rows, frames_for(rows)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        rows = event_rows(after=after)
+        return rows, frames_for(rows)
 
 
 feed = Feed()

@@ -643,3 +643,18 @@ def test_the_official_servicestack_client_subscribes_resumes_and_is_scoped(serve
     assert [e["seq"] for e in result["bob"]] == [bob_event.seq]  # none of Alice's
     assert result["subscribers"] == [{"userId": world["alice"].id, "channels": [world["acme"].id]}]
     assert not EventSubscription.objects.exists()  # both clients unregistered on stop()
+
+
+def test_the_admin_shows_a_subscription_and_deleting_it_is_how_to_end_a_stream(client, db):
+    from sessions_app.services.subscriptions import subscription_open
+
+    staff = UserFactory(role=Role.SYSTEM_ADMINISTRATOR, is_staff=True, is_superuser=True)
+    row = subscription_open(user=staff, channels="*", account_ids=None)
+    client.force_login(staff)
+    page = client.get(f"/admin/sessions_app/eventsubscription/{row.pk}/change/")
+    assert page.status_code == 200
+    deleted = client.post(
+        f"/admin/sessions_app/eventsubscription/{row.pk}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert not EventSubscription.objects.exists()
