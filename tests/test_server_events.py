@@ -6,6 +6,7 @@ Against real servers (`start_server`: uvicorn, LISTEN/NOTIFY) on the test databa
 they see is committed (`transactional_db`), and actions are made through the services (or the
 API) of this process, so that their notices cross processes as in production."""
 
+import asyncio
 import functools
 import http.client
 import json
@@ -28,6 +29,7 @@ from django.utils import timezone
 from sessions_app import services
 from sessions_app.api.authentication import start_api_session
 from sessions_app.models import CallState, EventSubscription, Role, SessionEvent, Via
+from sessions_app.serverevents import END, QUEUE_LIMIT, Stream
 from tests.conftest import ROOT, basic_auth, served, start_server
 from tests.factories import PASSWORD, AccountFactory, CallSessionFactory, UserFactory
 
@@ -462,6 +464,23 @@ def test_changing_channels_of_an_open_stream_is_refused_clearly(server, world):
         assert "reconnect with the new channels" in response.json()["responseStatus"]["message"]
     finally:
         reader.close()
+
+
+def test_a_stream_too_slow_to_read_is_ended_rather_than_fed_without_bound():
+    """A client that stops reading is disconnected once QUEUE_LIMIT frames wait for it: it
+    reconnects with its last id and replays from the database, so nothing is lost."""
+    loop = asyncio.new_event_loop()
+    try:
+        stream = Stream(
+            id="slow", account_ids=None, loop=loop, queue=asyncio.Queue(), heartbeat_body={}
+        )
+        stream._put([b"frame"] * (QUEUE_LIMIT + 5))
+        stream._put([b"later"])
+        waiting = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
+    finally:
+        loop.close()
+    assert waiting == [b"frame"] * QUEUE_LIMIT + [END]
+    assert stream.ended
 
 
 # --- authentication and methods ------------------------------------------------------------------
