@@ -384,6 +384,8 @@ def report(results: dict, args, database: str, load_before: float) -> None:
         columns[f"ours/base {workers}p"] = {
             "p50": f"{ours['p50'] / base['p50']:.2f}x" if base["p50"] else "-",
             "p99": f"{ours['p99'] / base['p99']:.2f}x" if base["p99"] else "-",
+            "a50": f"{ours['a50'] / base['a50']:.2f}x" if base["a50"] else "-",
+            "a99": f"{ours['a99'] / base['a99']:.2f}x" if base["a99"] else "-",
             "events": f"{base['events'] / ours['events']:.2f}x" if ours["events"] else "-",
         }
     harness.print_table(
