@@ -126,14 +126,12 @@ class ServeProcess:
 
 @dataclass
 class Deliveries:
-    """What the clients received: per client, per session, how many; each delivery's latency
-    (seconds since its write was sent), and the time of the last one."""
+    """What the clients received: per client, per session, how many; each delivery as
+    (session id, its index among that session's writes, when), matched to the writes once they
+    are all done (a delivery may come before its write's answer)."""
 
-    sent: dict[str, list[float]]  # session id -> send time of each write, in order
-    answered: dict[str, list[float]]  # session id -> when each write's response came
     counts: list[dict[str, int]] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    after_answer: list[float] = field(default_factory=list)  # may be < 0: before the answer
+    received: list[tuple[str, int, float]] = field(default_factory=list)
     total: int = 0
     last_at: float = 0.0
 
@@ -141,14 +139,17 @@ class Deliveries:
         """One message about `session_id` reached `client` at `now`."""
         index = self.counts[client][session_id]
         self.counts[client][session_id] = index + 1
-        sends = self.sent.get(session_id)
-        if sends is not None and index < len(sends):
-            self.latencies.append(now - sends[index])
-        answers = self.answered.get(session_id)
-        if answers is not None and index < len(answers):
-            self.after_answer.append(now - answers[index])
+        self.received.append((session_id, index, now))
         self.total += 1
         self.last_at = now
+
+    def latencies(self, times: dict[str, list[float]]) -> list[float]:
+        """Each delivery's time since its write's entry in `times` (sent, or answered)."""
+        return [
+            now - times[session_id][index]
+            for session_id, index, now in self.received
+            if index < len(times.get(session_id, ()))
+        ]
 
 
 async def _stream_client(base_url, kind, headers, number, deliveries, connected, stop):
@@ -235,7 +236,7 @@ def phase(server, kind, headers, api_headers, args, *, paced: bool) -> dict:
     sent: dict[str, list[float]] = defaultdict(list)
     answered: dict[str, list[float]] = defaultdict(list)
     counts = [defaultdict(int) for _ in range(args.clients)]
-    deliveries = Deliveries(sent=sent, answered=answered, counts=counts)
+    deliveries = Deliveries(counts=counts)
     ready, stop, loop_box = threading.Event(), threading.Event(), []
     clients = threading.Thread(
         target=_run_clients,
@@ -284,6 +285,7 @@ def phase(server, kind, headers, api_headers, args, *, paced: bool) -> dict:
     if errors:
         raise RuntimeError(f"a write failed: {errors[0]}")
     window = max(deliveries.last_at, writes_done) - started
+    since_sent, since_answer = deliveries.latencies(sent), deliveries.latencies(answered)
     return {
         "writes": len(written),
         "writes_per_second": round(len(written) / (writes_done - started), 1),
@@ -291,10 +293,11 @@ def phase(server, kind, headers, api_headers, args, *, paced: bool) -> dict:
         "lost": expected - deliveries.total,
         "deliveries_per_second": round(deliveries.total / window, 1),
         "events_per_second_to_all": round(deliveries.total / args.clients / window, 1),
-        "p50_ms": round(harness.percentile_ms(deliveries.latencies, 50), 1),
-        "p99_ms": round(harness.percentile_ms(deliveries.latencies, 99), 1),
-        "after_answer_p50_ms": round(harness.percentile_ms(deliveries.after_answer, 50), 1),
-        "after_answer_p99_ms": round(harness.percentile_ms(deliveries.after_answer, 99), 1),
+        "p50_ms": round(harness.percentile_ms(since_sent, 50), 1),
+        "p99_ms": round(harness.percentile_ms(since_sent, 99), 1),
+        # Negative: delivered before the write's answer reached its client.
+        "after_answer_p50_ms": round(harness.percentile_ms(since_answer, 50), 1),
+        "after_answer_p99_ms": round(harness.percentile_ms(since_answer, 99), 1),
     }
 
 
@@ -384,8 +387,9 @@ def report(results: dict, args, database: str, load_before: float) -> None:
         columns[f"ours/base {workers}p"] = {
             "p50": f"{ours['p50'] / base['p50']:.2f}x" if base["p50"] else "-",
             "p99": f"{ours['p99'] / base['p99']:.2f}x" if base["p99"] else "-",
-            "a50": f"{ours['a50'] / base['a50']:.2f}x" if base["a50"] else "-",
-            "a99": f"{ours['a99'] / base['a99']:.2f}x" if base["a99"] else "-",
+            # Times that may be negative have no ratio: the difference instead.
+            "a50": f"{ours['a50'] - base['a50']:+.1f} ms",
+            "a99": f"{ours['a99'] - base['a99']:+.1f} ms",
             "events": f"{base['events'] / ours['events']:.2f}x" if ours["events"] else "-",
         }
     harness.print_table(
@@ -403,7 +407,10 @@ def report(results: dict, args, database: str, load_before: float) -> None:
             ("flat out: deliveries lost", "lost_flat"),
         ],
     )
-    print("(ours/base: > 1 means ours is slower)")
+    print(
+        "(ours/base: > 1 means ours is slower; answer->delivery: ours minus base. Negative:"
+        " delivered before the write's answer reached its client)"
+    )
     harness.write_results(
         "server_events",
         {
