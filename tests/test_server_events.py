@@ -276,6 +276,13 @@ def test_a_channel_the_user_may_not_see_is_refused_with_403(server, world):
         status = response.json()["responseStatus"]
         assert status["errorCode"] == "Forbidden"
         assert "is not an account you may see" in status["message"]
+    unknown = httpx.get(
+        f"{server}/event-stream",
+        params={"channels": "no-such-account"},
+        headers=auth(world["admin"]),  # an administrator sees every account that exists
+        timeout=WAIT,
+    )
+    assert unknown.status_code == 403
     assert not EventSubscription.objects.exists()
 
 
