@@ -212,7 +212,10 @@ class Stream:
     def offer(self, frames: list) -> None:
         """Hand frames to the response, from any thread; a client too slow to take them is
         ended instead (it reconnects with its last id and replays what it missed)."""
-        self.loop.call_soon_threadsafe(self._put, frames)
+        try:
+            self.loop.call_soon_threadsafe(self._put, frames)
+        except RuntimeError:  # its event loop has closed: the server is gone, and the stream
+            self.ended = True
 
     def _put(self, frames: list) -> None:
         if self.ended:
@@ -264,23 +267,6 @@ class Feed:
     def wake(self) -> None:
         """New events may be there: load them now."""
         self._wake.set()
-
-    def stop(self) -> None:
-        """End every stream and the thread (server shutdown, tests)."""
-        with self._lock:
-            self._stopping = True
-            streams = list(self._streams.values())
-        for stream in streams:
-            stream.offer([END])
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with self._lock:
-            self._thread = None
-            self._stopping = False
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
 
     # the thread
 
