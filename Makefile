@@ -29,7 +29,9 @@ browser-deps:
 	  echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null; }
 
+# The Node tests (tests/node: the official @servicestack/client) install from their lock file.
 test: venv browser-deps
+	npm ci --prefix tests/node --no-audit --no-fund
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv

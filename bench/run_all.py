@@ -1,7 +1,8 @@
 """Run every benchmark in bench/ (`make bench`), one after the other, each in its own process
 with this Python, the current environment (DATABASE_URL included) and a time limit; exit
 non-zero if any fails. A benchmark is any `bench/*.py` but the helpers in NOT_BENCHMARKS and
-files starting with `_`: today active_sessions.py, actions.py and portal_render.py.
+files starting with `_`: today active_sessions.py, actions.py, portal_render.py and
+server_events.py (the Server Events stream, issue 10).
 """
 
 import argparse

@@ -273,6 +273,15 @@ if EVENTS_BACKEND == "postgres" and database_engine != "django.db.backends.postg
 # Seconds between keep-alive comments on an idle event stream (proxies drop silent ones).
 LIVE_KEEPALIVE_SECONDS = env.float("LIVE_KEEPALIVE_SECONDS", default=15.0)
 
+# Server Events for API clients (/event-stream, sessions_app/serverevents.py).
+# A client resuming with Last-Event-ID replays what it missed if its first missed event is at
+# most this old; further behind, it gets a reset and a snapshot of the active sessions instead.
+EVENT_STREAM_RETENTION_HOURS = env.float("EVENT_STREAM_RETENTION_HOURS", default=24.0)
+# What cmd.onConnect tells the client: heartbeat this often; a subscription without a heartbeat
+# for the idle timeout is dropped (its stream ends, its row is removed).
+EVENT_STREAM_HEARTBEAT_SECONDS = env.float("EVENT_STREAM_HEARTBEAT_SECONDS", default=10.0)
+EVENT_STREAM_IDLE_TIMEOUT_SECONDS = env.float("EVENT_STREAM_IDLE_TIMEOUT_SECONDS", default=30.0)
+
 # Portal: held calls are highlighted past these many seconds, more strongly past the second.
 HOLD_WARN_SECONDS = env.int("HOLD_WARN_SECONDS", default=60)
 HOLD_ALERT_SECONDS = env.int("HOLD_ALERT_SECONDS", default=180)

@@ -12,6 +12,7 @@ from .models import (
     CallSession,
     Customer,
     Endpoint,
+    EventSubscription,
     IdempotencyKey,
     ProviderInboxEntry,
     SessionEvent,
@@ -171,6 +172,19 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         "response_headers",
     )
     exclude = ("response_body",)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(EventSubscription)
+class EventSubscriptionAdmin(admin.ModelAdmin):
+    """Open `/event-stream` subscriptions: delete a row to end that stream (the client then
+    reconnects and resumes)."""
+
+    list_display = ("user", "channels", "created_at", "last_pulse_at")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "channels", "account_ids", "created_at", "last_pulse_at")
 
     def has_add_permission(self, request):
         return False

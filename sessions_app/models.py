@@ -580,3 +580,24 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} of user {self.user_id}"
+
+
+class EventSubscription(models.Model):
+    """One open Server Events stream (`/event-stream`, `sessions_app.serverevents`).
+
+    A row, not process memory, because with several server processes the client's heartbeat
+    and unregister requests may reach another process than the one holding its stream: any
+    process updates `last_pulse_at` or deletes the row, and the holder notices within a second.
+    The id is the client's capability for those requests (ServiceStack's subscription id),
+    random and unguessable. `account_ids` is the scope resolved at connect (None: all accounts).
+    """
+
+    id = models.CharField(primary_key=True, max_length=64)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="event_subscriptions")
+    channels = models.CharField(max_length=2000)  # as asked: "*" or account ids, comma-joined
+    account_ids = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_pulse_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"event subscription of {self.user_id} on {self.channels}"

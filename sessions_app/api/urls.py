@@ -3,12 +3,14 @@
 
 from django.urls import re_path
 
-from . import views
+from . import server_events, views
 
 SUFFIX = r"(?:\.(?P<format>json|xml|csv|jsonp))?"
 SESSION = r"(?P<session_id>[A-Za-z0-9_-]+)"
 
 urlpatterns = [
+    # Server Events' GetEventSubscribers, as the client calls it: before the predefined routes
+    re_path(r"^(?:api|json/reply)/GetEventSubscribers$", server_events.SubscribersView.as_view()),
     re_path(rf"^sessions/{SESSION}/hold{SUFFIX}$", views.HoldSessionView.as_view()),
     re_path(
         rf"^sessions/{SESSION}/conference/members{SUFFIX}$", views.ConferenceMembersView.as_view()
@@ -20,6 +22,14 @@ urlpatterns = [
     re_path(
         r"^(?P<format>json|xml|csv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",
         views.PredefinedRouteView.as_view(),
+    ),
+    # Server Events (`api/server_events.py`), at ServiceStack's paths
+    re_path(r"^event-stream$", server_events.event_stream, name="event_stream"),
+    re_path(r"^event-heartbeat$", server_events.HeartbeatView.as_view()),
+    re_path(r"^event-unregister$", server_events.UnregisterView.as_view()),
+    re_path(
+        r"^event-subscribers(?:/(?P<subscription_id>[A-Za-z0-9_-]+))?$",
+        server_events.SubscribersView.as_view(),
     ),
     # [\s\S], not `.`: a path with a newline in it (`%0A`) is an API 404 too, not the portal's.
     re_path(
