@@ -2,7 +2,8 @@
 
 Honours PORT (default 8000), HOST (default 127.0.0.1) and WEB_CONCURRENCY (worker processes,
 default 1). A thread retries provider reports that arrived before their call was known
-(`manage.py process_inbox` does the same on its own). With --simulate-traffic, demo calls are
+(`manage.py process_inbox` does the same on its own), and another delivers webhooks
+(`manage.py deliver_webhooks` alone). With --simulate-traffic, demo calls are
 generated inside the server process, so the single-process SQLite demo shows live traffic
 without a cross-process event channel.
 
@@ -38,6 +39,13 @@ def main() -> None:
             target=process_inbox_forever, args=(stop,), name="inbox-retry", daemon=True
         )
     ]
+    # --- webhooks (issue 10): the delivery worker (`manage.py deliver_webhooks` runs it alone)
+    from sessions_app.webhooks.delivery import deliver_forever
+
+    threads.append(
+        threading.Thread(target=deliver_forever, args=(stop,), name="webhook-delivery", daemon=True)
+    )
+    # --- end of webhooks
     if args.simulate_traffic:
         from sessions_app.simulation import run
 

@@ -85,3 +85,13 @@ class ActionInProgress(InvalidState):
             f"{started_by} at {started_at:%H:%M:%S} UTC"
         )
         self.action = action
+
+
+# --- webhooks (issue 10) ----------------------------------------------------------------------
+
+
+class ResourceNotFound(DomainError):
+    """No such thing (a webhook, a delivery), or one the user may not manage: the two are
+    indistinguishable (404)."""
+
+    code = "NotFound"

@@ -13,6 +13,7 @@ from sessions_app.errors import (
     FieldError,
     InvalidState,
     NotSupported,
+    ResourceNotFound,
     SessionNotFound,
     TelephonyFailed,
     ValidationFailed,
@@ -30,6 +31,7 @@ DOMAIN_STATUS = [
     (ValidationFailed, status.HTTP_400_BAD_REQUEST),
     (NotSupported, status.HTTP_400_BAD_REQUEST),
     (TelephonyFailed, status.HTTP_502_BAD_GATEWAY),
+    (ResourceNotFound, status.HTTP_404_NOT_FOUND),  # webhooks (issue 10)
 ]
 
 

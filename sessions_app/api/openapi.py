@@ -1,6 +1,7 @@
 """The OpenAPI 3 description, built from the same contracts the wire format renders, so the
 description cannot drift from what is served."""
 
+from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts
 from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract
 
@@ -100,6 +101,8 @@ def build_openapi() -> dict:
             contracts.RESPONSE_STATUS,
             contracts.RESPONSE_ERROR,
             contracts.AUTHENTICATE_RESPONSE,
+            webhook_contracts.WEBHOOK_INFO,  # webhooks (issue 10)
+            webhook_contracts.LIST_WEBHOOKS_RESPONSE,
         )
     }
     return {
@@ -137,6 +140,7 @@ def build_openapi() -> dict:
                     path_param=False,
                 )
             },
+            **_webhook_paths(),  # webhooks (issue 10)
             "/auth/credentials": {
                 "post": {
                     "operationId": "Authenticate",
@@ -159,4 +163,38 @@ def build_openapi() -> dict:
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "ss-id"},
             },
         },
+    }
+
+
+# --- webhooks (issue 10) ------------------------------------------------------------------------
+
+WEBHOOK_ID = {"name": "webhookId", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _webhook_paths() -> dict:
+    """`/webhooks` and `/webhooks/{webhookId}`: Manager of the account or administrator."""
+    create = _operation(
+        "CreateWebhook",
+        "Subscribe a URL to an account's session events; the only answer with the secret",
+        body=webhook_contracts.CREATE_WEBHOOK,
+        response="WebhookInfo",
+        path_param=False,
+    )
+    listing = _operation(
+        "ListWebhooks",
+        "The webhook subscriptions of the accounts you manage",
+        query=webhook_contracts.LIST_WEBHOOKS,
+        response="ListWebhooksResponse",
+        path_param=False,
+    )
+    delete = _operation(
+        "DeleteWebhook", "Delete a webhook subscription", response="WebhookInfo", path_param=False
+    )
+    delete["parameters"] = [WEBHOOK_ID]
+    for operation in (create, listing, delete):
+        operation["responses"].pop("409")
+        operation["responses"].pop("502")
+    return {
+        "/webhooks": {"get": listing, "post": create},
+        "/webhooks/{webhookId}": {"delete": delete},
     }

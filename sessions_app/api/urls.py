@@ -16,13 +16,16 @@ urlpatterns = [
     re_path(rf"^sessions/{SESSION}{SUFFIX}$", views.SessionView.as_view()),
     re_path(rf"^portal/active-sessions{SUFFIX}$", views.ActiveSessionsView.as_view()),
     re_path(rf"^auth(?:/(?P<provider>credentials|logout))?{SUFFIX}$", views.AuthView.as_view()),
+    # webhooks (issue 10)
+    re_path(rf"^webhooks{SUFFIX}$", views.WebhooksView.as_view()),
+    re_path(rf"^webhooks/(?P<webhook_id>[A-Za-z0-9_-]+){SUFFIX}$", views.WebhookView.as_view()),
     re_path(rf"^api/(?P<operation>[A-Za-z]+){SUFFIX}$", views.PredefinedRouteView.as_view()),
     re_path(
         r"^(?P<format>json|xml|csv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",
         views.PredefinedRouteView.as_view(),
     ),
     re_path(
-        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions)(?:[/.].*)?$",
+        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions|webhooks)(?:[/.].*)?$",
         views.UnknownRouteView.as_view(),
     ),
 ]

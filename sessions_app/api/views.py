@@ -16,6 +16,8 @@ from sessions_app import selectors, services
 from sessions_app.dates import parse_start_date
 from sessions_app.errors import ValidationFailed
 from sessions_app.models import HoldReason, Via
+from sessions_app.webhooks import api as webhook_api  # webhooks (issue 10)
+from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts, dto
 from sessions_app.wire.contracts import Contract
 from sessions_app.wire.jsonfmt import valid_callback
@@ -181,6 +183,14 @@ OPERATIONS: dict[str, Operation] = {
     "GetSession": Operation(contracts.GET_SESSION, get_session),
     "EndSession": Operation(contracts.END_SESSION, end_session, writes=True),
     "Authenticate": Operation(contracts.AUTHENTICATE, authenticate_credentials, public=True),
+    # --- webhooks (issue 10): Manager of the account or SystemAdministrator -------------------
+    "CreateWebhook": Operation(
+        webhook_contracts.CREATE_WEBHOOK, webhook_api.create_webhook, writes=True
+    ),
+    "ListWebhooks": Operation(webhook_contracts.LIST_WEBHOOKS, webhook_api.list_webhooks),
+    "DeleteWebhook": Operation(
+        webhook_contracts.DELETE_WEBHOOK, webhook_api.delete_webhook, writes=True
+    ),
 }
 
 
@@ -293,3 +303,28 @@ class UnknownRouteView(APIView):
         return error_wire_response(404, "NotFound", f"No route for {request.path}")
 
     get = post = put = patch = delete = handle
+
+
+# --- webhooks (issue 10) ------------------------------------------------------------------------
+
+
+class WebhooksView(OperationView):
+    """`GET /webhooks` (list) and `POST /webhooks` (create)."""
+
+    methods = {"get": "ListWebhooks", "post": "CreateWebhook"}
+
+
+class WebhookView(OperationView):
+    """`DELETE /webhooks/{webhookId}`."""
+
+    methods = {"delete": "DeleteWebhook"}
+
+    def _run(self, request: Request, **kwargs) -> Response:
+        operation = OPERATIONS[self._operation_name()]
+        values = read_request(
+            operation.contract,
+            query=request.query_params,
+            body=request.data,
+            path={"WebhookId": kwargs["webhook_id"]},
+        )
+        return operation.handler(request, values)
