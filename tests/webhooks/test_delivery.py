@@ -108,9 +108,7 @@ def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(
     ]
 
 
-def test_a_receiver_that_answers_410_is_disabled_and_gets_nothing_more(
-    manager, session, receiver
-):
+def test_a_receiver_that_answers_410_is_disabled_and_gets_nothing_more(manager, session, receiver):
     webhook = subscribe(manager, receiver.url())
     receiver.answer(Answer(410, body="gone"))
     held, resumed = hold_and_resume(session)
