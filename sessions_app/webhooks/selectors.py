@@ -42,19 +42,24 @@ def webhook_get_for(*, user: User, webhook_id: str) -> WebhookSubscription:
 def deliveries_of(webhook: WebhookSubscription, limit: int = DELIVERIES_SHOWN) -> list:
     """The subscription's latest deliveries, newest event first, each with its attempts
     (`attempt_log`) in order: two queries."""
-    attempts = Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("started", "id"))
     return list(
         WebhookDelivery.objects.filter(subscription=webhook)
         .order_by("-event_id")
-        .prefetch_related(attempts)[:limit]
+        .prefetch_related(_attempts_in_order())[:limit]
     )
 
 
+def _attempts_in_order() -> Prefetch:
+    return Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("started", "id"))
+
+
 def delivery_get_for(*, user: User, delivery_id: int) -> WebhookDelivery:
-    """One delivery of a subscription `user` manages, or ResourceNotFound."""
+    """One delivery of a subscription `user` manages, with its subscription and attempts, or
+    ResourceNotFound."""
     delivery = (
         WebhookDelivery.objects.filter(subscription__in=webhooks_managed_by(user), pk=delivery_id)
         .select_related("subscription")
+        .prefetch_related(_attempts_in_order())
         .first()
     )
     if delivery is None:
