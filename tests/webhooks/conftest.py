@@ -106,3 +106,6 @@ def fast_retries(settings):
 def subscribe(manager, url: str, **options):
     """A subscription made by `manager` through the service, as the API and portal do."""
     return webhook_services.webhook_create(user=manager, url=url, **options)
+
+
+from tests.test_readme import demo_data  # noqa: E402, F401 - the README's demo data, for ours
