@@ -153,8 +153,10 @@ def deliver_forever(stop: threading.Event, interval: float | None = None) -> Non
                         continue  # more may be due at once
                     due_in = services.next_due_in()
                 except Exception:
-                    logger.exception("delivering webhooks failed")
-                    due_in = None
+                    logger.exception("delivering webhooks failed; trying again in %g s", interval)
+                    release_connection()
+                    stop.wait(interval)  # not woken by notices: a failing pass is not retried
+                    continue  # at the pace of the session events
                 release_connection()
                 pause = interval if due_in is None else min(interval, due_in)
                 # Woken by a notice, or by `stop` at the next poll at the latest.

@@ -259,6 +259,7 @@ class Claimed:
     """A delivery leased to this worker: what to send, where, and the lease's token."""
 
     delivery_id: int
+    subscription_id: str
     token: str
     url: str
     secret: str
@@ -273,6 +274,8 @@ def deliveries_claim(*, limit: int = 20, now: datetime | None = None) -> list[Cl
     now = now or timezone.now()
     lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
     token = uuid.uuid4().hex
+    if not _sendable(now).filter(next_attempt_at__lte=now).exists():
+        return []  # idle: no write transaction (on SQLite it would take the database's lock)
     with transaction.atomic(durable=True):
         due = list(
             _sendable(now)
@@ -289,6 +292,7 @@ def deliveries_claim(*, limit: int = 20, now: datetime | None = None) -> list[Cl
     return [
         Claimed(
             delivery_id=d.pk,
+            subscription_id=d.subscription_id,
             token=token,
             url=d.subscription.url,
             secret=d.subscription.secret,
@@ -329,6 +333,14 @@ def delivery_record(claimed: Claimed, outcome: AttemptOutcome) -> WebhookDeliver
     changes nothing else. Returns the delivery, or None if it was deleted meanwhile.
     """
     with transaction.atomic(durable=True):
+        webhook = None
+        if outcome.status == 410:
+            # Subscription before delivery, in the order disabling by hand locks them.
+            webhook = (
+                WebhookSubscription.objects.select_for_update()
+                .filter(pk=claimed.subscription_id)
+                .first()
+            )
         delivery = (
             WebhookDelivery.objects.select_for_update().filter(pk=claimed.delivery_id).first()
         )
@@ -357,10 +369,7 @@ def delivery_record(claimed: Claimed, outcome: AttemptOutcome) -> WebhookDeliver
         elif outcome.status == 410:
             delivery.status = DeliveryStatus.FAILED
             delivery.finished_at = now
-            webhook = WebhookSubscription.objects.select_for_update().get(
-                pk=delivery.subscription_id
-            )
-            if webhook.active:
+            if webhook is not None and webhook.active:
                 _disable(webhook, "The receiver answered 410 Gone: it wants no more events.")
         elif delivery.attempts >= len(schedule):
             delivery.status = DeliveryStatus.FAILED

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
 from sessions_app.errors import DomainError, ResourceNotFound
 from sessions_app.models import EventKind
@@ -133,21 +134,22 @@ def webhook_delete(request: HttpRequest, webhook_id: str) -> HttpResponse:
 @require_POST
 @_not_found_as_404
 def delivery_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    """Queue a delivery again. htmx gets the delivery's rows back; a plain form goes back to
-    the subscription's page."""
+    """Queue a delivery again. htmx gets the delivery's rows back, with the outcome as a
+    `portal-flash` event (portal.js shows it); a plain form goes back to the webhook's page."""
     _require_manager(request)
+    error = None
     try:
-        delivery = services.delivery_redeliver(user=request.user, delivery_id=delivery_id)
+        services.delivery_redeliver(user=request.user, delivery_id=delivery_id)
     except ResourceNotFound:
         raise
-    except DomainError as error:  # the webhook is disabled
-        found = selectors.delivery_get_for(user=request.user, delivery_id=delivery_id)
-        if request.htmx:
-            return HttpResponse(error.message, status=409)
-        messages.error(request, error.message)
-        return redirect("webhook_detail", webhook_id=found.subscription_id)
-    if request.htmx:
-        delivery = selectors.delivery_get_for(user=request.user, delivery_id=delivery_id)
-        return render(request, "webhooks/_delivery.html", {"d": delivery})
-    messages.success(request, f"Event #{delivery.event_id} queued for redelivery.")
-    return redirect("webhook_detail", webhook_id=delivery.subscription_id)
+    except DomainError as refused:  # the webhook is disabled
+        error = refused.message
+    delivery = selectors.delivery_get_for(user=request.user, delivery_id=delivery_id)
+    done = f"Event #{delivery.event_id} queued for redelivery."
+    if not request.htmx:
+        (messages.error if error else messages.success)(request, error or done)
+        return redirect("webhook_detail", webhook_id=delivery.subscription_id)
+    response = render(request, "webhooks/_delivery.html", {"d": delivery})
+    return trigger_client_event(
+        response, "portal-flash", {"message": error or done, "failed": bool(error)}, after="swap"
+    )

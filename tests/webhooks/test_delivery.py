@@ -3,6 +3,7 @@ with the `standardwebhooks` package, retries on the schedule, 410 disables, Retr
 timeouts recorded, order kept per session, and the database holding every attempt."""
 
 import json
+import threading
 import time
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from sessions_app import services
+from sessions_app import events, services
 from sessions_app.models import SessionEvent, Via
 from sessions_app.webhooks import delivery
 from sessions_app.webhooks import services as webhook_services
@@ -316,3 +317,28 @@ def test_the_command_makes_one_pass_with_once(manager, session, receiver, capsys
 
     assert "1 attempt(s) made" in capsys.readouterr().out
     assert len(receiver.requests) == 1
+
+
+def test_a_failing_pass_is_retried_at_the_poll_pace_not_at_every_event(monkeypatch, settings):
+    """A broken pass (the database down, say) must not spin once per session event heard."""
+    settings.EVENTS_BACKEND = "local"
+    passes = []
+
+    def broken(client=None):
+        passes.append(time.monotonic())
+        raise RuntimeError("the database is down")
+
+    monkeypatch.setattr(delivery, "deliver_once", broken)
+    stop = threading.Event()
+    worker = threading.Thread(target=delivery.deliver_forever, args=(stop, 0.4))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            events.dispatch(events.Notice("s", "a", "changed"))  # events keep coming
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert 2 <= len(passes) <= 4

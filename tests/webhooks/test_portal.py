@@ -1,12 +1,15 @@
 """The webhook pages of the portal: Managers make webhooks and see the secret once, Users
 cannot, and a redelivery queues a new attempt."""
 
+import json
+
 import pytest
 from django.test import Client
 
 from sessions_app import services
 from sessions_app.models import Role, Via
 from sessions_app.webhooks import delivery
+from sessions_app.webhooks import services as webhook_services
 from sessions_app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from tests.factories import UserFactory
 from tests.webhooks.conftest import Answer, subscribe
@@ -151,6 +154,22 @@ def test_redeliver_with_htmx_answers_the_delivery_rows(as_manager, manager, sess
     assert response.status_code == 200
     assert response.content.decode().startswith(f'<tbody id="delivery-{sent.pk}">')
     assert "Pending" in response.content.decode()
+    assert "queued for redelivery" in response["HX-Trigger-After-Swap"]
+
+
+def test_redelivering_to_a_disabled_webhook_says_why(as_manager, manager, session, receiver):
+    sent = _delivered_once(manager, session, receiver)
+    webhook_services.webhook_set_active(user=manager, webhook_id=sent.subscription_id, active=False)
+
+    response = as_manager.post(f"/manage/webhooks/deliveries/{sent.pk}/redeliver", **HTMX)
+
+    flash = json.loads(response["HX-Trigger-After-Swap"])["portal-flash"]
+    assert flash == {
+        "message": "This webhook is disabled: enable it before redelivering.",
+        "failed": True,
+    }
+    sent.refresh_from_db()
+    assert sent.status == DeliveryStatus.CANCELLED
 
 
 def test_redeliver_needs_the_csrf_token(manager, session, receiver):

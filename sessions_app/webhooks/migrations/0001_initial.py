@@ -108,7 +108,7 @@ class Migration(migrations.Migration):
                         serialize=False,
                     ),
                 ),
-                ("url", models.URLField(max_length=2000)),
+                ("url", models.CharField(max_length=2000)),
                 ("event_kinds", models.JSONField(blank=True, default=list)),
                 ("active", models.BooleanField(default=True)),
                 ("secret", models.CharField(editable=False, max_length=100)),
