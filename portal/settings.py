@@ -295,6 +295,9 @@ WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.float("WEBHOOK_RETRY_AFTER_MAX_SECONDS", d
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=DEBUG)
 # The delivery worker wakes on every session event it hears, and polls this often besides.
 WEBHOOK_POLL_SECONDS = env.float("WEBHOOK_POLL_SECONDS", default=2.0)
+# `python -m portal.serve` runs the delivery worker in a thread (`make run` asks for it); else
+# `manage.py deliver_webhooks` runs it, as many as wanted.
+WEBHOOK_DELIVERY_IN_SERVER = env.bool("WEBHOOK_DELIVERY_IN_SERVER", default=False)
 # --- end of webhooks ------------------------------------------------------------------------
 
 LOG_LEVEL = env.choice(

@@ -128,6 +128,19 @@ def deliver_once(client: httpx.Client | None = None) -> int:
     return len(claimed)
 
 
+STOP_CHECK_SECONDS = 0.2
+
+
+def _sleep(wake: threading.Event, stop: threading.Event, seconds: float) -> None:
+    """Sleep until `wake` (a session event), `stop` (seen within `STOP_CHECK_SECONDS`, so the
+    server stops promptly) or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0 or wake.wait(min(left, STOP_CHECK_SECONDS)):
+            return
+
+
 def deliver_forever(stop: threading.Event, interval: float | None = None) -> None:
     """Deliver until `stop` is set: a pass whenever a session event is heard, a delivery
     falls due, or `interval` (`WEBHOOK_POLL_SECONDS`) has passed. A server thread, or
@@ -159,8 +172,7 @@ def deliver_forever(stop: threading.Event, interval: float | None = None) -> Non
                     continue  # at the pace of the session events
                 release_connection()
                 pause = interval if due_in is None else min(interval, due_in)
-                # Woken by a notice, or by `stop` at the next poll at the latest.
-                wake.wait(max(pause, 0.01))
+                _sleep(wake, stop, max(pause, 0.01))
     finally:
         unsubscribe()
         close_old_connections()

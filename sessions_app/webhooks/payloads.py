@@ -5,7 +5,9 @@
               "date": "...", "session": {SessionInfo, as the API answers it}}}
 
 Keys are camelCase and the session is the API's own `SessionInfo` JSON (the wire layer's
-renderer, nulls left out), so a receiver reads what a GetSession would have answered. The
+renderer, nulls left out), so a receiver reads what a GetSession would have answered when
+the delivery was queued (moments after the event; the event's `data` says exactly what it
+changed). The body is stored with the delivery, so every attempt sends the same bytes. The
 signature headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`) are made per attempt
 by `sign`; `webhook-id` is the event's seq, the same for every attempt and redelivery, so a
 receiver can drop duplicates.

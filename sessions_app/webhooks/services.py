@@ -220,6 +220,8 @@ def deliveries_queue(webhook_id: str) -> int:
         if wanted:
             sessions = CallSession.objects.filter(pk__in={event.session_id for event in wanted})
             records = {record["id"]: record for record in session_records(sessions)}
+            # A session deleted since the events were read has taken its events along.
+            wanted = [event for event in wanted if event.session_id in records]
             WebhookDelivery.objects.bulk_create(
                 [
                     WebhookDelivery(

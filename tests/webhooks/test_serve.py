@@ -5,6 +5,7 @@ examples run against it as pasted."""
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -14,7 +15,7 @@ from django.conf import global_settings
 from standardwebhooks import Webhook
 
 from sessions_app.models import Role
-from tests.conftest import ROOT, served
+from tests.conftest import ROOT, served, start_server
 from tests.factories import PASSWORD, AccountFactory, CallSessionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +28,8 @@ def test_the_server_delivers_signed_webhooks_of_what_its_api_did(settings, recei
     session = CallSessionFactory(account=account)
     auth = ("mona", PASSWORD)
 
-    with served(log_name="webhooks-server.log") as url, httpx.Client(base_url=url) as http:
+    served_with_worker = served(log_name="webhooks-server.log", WEBHOOK_DELIVERY_IN_SERVER="1")
+    with served_with_worker as url, httpx.Client(base_url=url) as http:
         created = http.post(
             "/webhooks", json={"url": receiver.url(), "eventKinds": ["held"]}, auth=auth
         )
@@ -77,3 +79,16 @@ def test_the_readme_webhook_examples_run_in_order(tmp_path):
     assert created["accountName"] == "Acme Telecom"
     assert created["secret"] not in run.stdout.split("\n", 1)[1]  # only the creation shows it
     assert "Id,AccountId,AccountName,Url" in run.stdout  # the CSV list
+
+
+def test_the_server_with_its_delivery_thread_still_stops_at_once_on_sigterm():
+    process, _ = start_server(log_name="webhooks-stop.log", WEBHOOK_DELIVERY_IN_SERVER="1")
+    time.sleep(0.5)  # its worker has made its first pass and sleeps (polls every 2 s)
+    process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    try:
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert time.monotonic() - signalled < 1.5
