@@ -42,7 +42,7 @@ class WebhookSubscription(models.Model):
     @property
     def secret_hint(self) -> str:
         """Enough of the secret to tell two apart, never enough to use it."""
-        return f"whsec_…{self.secret[-4:]}"
+        return f"whsec_…{self.secret.rstrip('=')[-4:]}"
 
     def wants(self, kind: str) -> bool:
         """Whether events of `kind` are sent to this subscription."""
