@@ -228,3 +228,16 @@ def test_openapi_lists_the_webhook_operations(client, db):
     assert schema["eventKinds"] == {"type": "array", "items": {"type": "string"}}
     body = spec["paths"]["/webhooks"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["properties"]) == {"accountId", "url", "eventKinds", "active"}
+
+
+def test_list_webhooks_costs_two_queries_however_many(
+    manager, manager_api, django_assert_num_queries
+):
+    for n in range(5):
+        subscribe(manager, f"https://example.com/{n}")
+
+    # 1. the Basic-auth user, 2. the webhooks of the user's accounts with their account
+    with django_assert_num_queries(2):
+        response = manager_api.get("/webhooks")
+
+    assert len(json.loads(response.content)["webhooks"]) == 5

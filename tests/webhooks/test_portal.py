@@ -11,7 +11,7 @@ from sessions_app.models import Role, Via
 from sessions_app.webhooks import delivery
 from sessions_app.webhooks import services as webhook_services
 from sessions_app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
-from tests.factories import UserFactory
+from tests.factories import CallSessionFactory, UserFactory
 from tests.webhooks.conftest import Answer, subscribe
 
 API = services.Actor(user=None, via=Via.API)
@@ -207,3 +207,26 @@ def test_disable_enable_and_delete(as_manager, manager):
     response = as_manager.post(f"{page}delete")
     assert response["Location"] == "/manage/webhooks/"
     assert not WebhookSubscription.objects.exists()
+
+
+def test_the_pages_cost_a_fixed_number_of_queries(
+    as_manager, manager, account, receiver, django_assert_num_queries
+):
+    webhook = subscribe(manager, receiver.url())
+    subscribe(manager, "https://example.com/other")
+    receiver.answer(Answer(500), Answer(500))
+    for _ in range(3):
+        session = CallSessionFactory(account=account)
+        services.session_hold(actor=API, session_id=session.id)
+    delivery.deliver_once()
+    delivery.deliver_once()
+
+    # 1. the Django session, 2. the user, 3. the accounts managed (the form), 4. the webhooks
+    # with their accounts
+    with django_assert_num_queries(4):
+        assert as_manager.get("/manage/webhooks/").status_code == 200
+    # 1. the Django session, 2. the user, 3. the webhook with its account, 4. its deliveries,
+    # 5. their attempts
+    with django_assert_num_queries(5):
+        page = as_manager.get(f"/manage/webhooks/{webhook.id}/")
+    assert page.content.decode().count("Redeliver</button>") == 3
