@@ -76,7 +76,10 @@ def send(claimed: services.Claimed, client: httpx.Client) -> services.AttemptOut
         ),
     }
     try:
-        response = client.post(claimed.url, content=claimed.body.encode(), headers=headers)
+        with client.stream(
+            "POST", claimed.url, content=claimed.body.encode(), headers=headers
+        ) as response:
+            excerpt = _read_excerpt(response)
     except httpx.TimeoutException:
         return services.AttemptOutcome(
             started,
@@ -89,10 +92,24 @@ def send(claimed: services.Claimed, client: httpx.Client) -> services.AttemptOut
         started,
         elapsed(),
         status=response.status_code,
-        excerpt=response.text[: services.EXCERPT_LENGTH],
+        excerpt=excerpt,
         error="" if response.is_success else f"The receiver answered {response.status_code}",
         retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
+
+
+def _read_excerpt(response: httpx.Response) -> str:
+    """The start of the answer's body: what is recorded. The rest is never read, so a
+    receiver answering with a huge body costs nothing."""
+    limit = services.EXCERPT_LENGTH * 4  # bytes enough for EXCERPT_LENGTH characters
+    data = b""
+    for chunk in response.iter_bytes():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return data[:limit].decode(response.encoding or "utf-8", errors="replace")[
+        : services.EXCERPT_LENGTH
+    ]
 
 
 def http_client() -> httpx.Client:

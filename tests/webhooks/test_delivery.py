@@ -343,3 +343,14 @@ def test_a_failing_pass_is_retried_at_the_poll_pace_not_at_every_event(monkeypat
         worker.join(timeout=5)
     assert not worker.is_alive()
     assert 2 <= len(passes) <= 4
+
+
+def test_only_the_start_of_a_huge_answer_is_read_and_recorded(manager, session, receiver):
+    webhook = subscribe(manager, receiver.url())
+    receiver.answer(Answer(200, body="x" * 5_000_000))
+    services.session_hold(actor=API, session_id=session.id)
+
+    delivery.deliver_once()
+
+    [attempt] = WebhookAttempt.objects.filter(delivery__subscription=webhook)
+    assert (attempt.response_status, attempt.response_excerpt) == (200, "x" * 500)
