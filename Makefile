@@ -18,6 +18,7 @@ venv: $(BIN)/activate
 # The demo asks for demo mode (debug pages, a fixed key, loopback hosts): without DJANGO_DEBUG the
 # settings fail closed. collectstatic fills staticfiles/, which the settings never create.
 run: export DJANGO_DEBUG := 1
+run: export WEBHOOK_DELIVERY_IN_SERVER := 1
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty

@@ -4,7 +4,8 @@ Honours PORT (default 8000), HOST (default 127.0.0.1) and WEB_CONCURRENCY (worke
 default 1). A thread retries provider reports that arrived before their call was known
 (`manage.py process_inbox` does the same on its own). With --simulate-traffic, demo calls are
 generated inside the server process, so the single-process SQLite demo shows live traffic
-without a cross-process event channel.
+without a cross-process event channel. With WEBHOOK_DELIVERY_IN_SERVER (the demo), a thread
+delivers webhooks (production runs `manage.py deliver_webhooks` instead).
 
 SIGINT (Ctrl-C) and SIGTERM stop it cleanly: open event streams end themselves as soon as the
 signal arrives (`portal.asgi`), so uvicorn has nothing to cancel, then the threads stop.
@@ -38,6 +39,16 @@ def main() -> None:
             target=process_inbox_forever, args=(stop,), name="inbox-retry", daemon=True
         )
     ]
+    # Webhooks: the delivery worker in this process when asked (the demo:
+    # `make run`); production runs `manage.py deliver_webhooks` beside the server instead.
+    if settings.WEBHOOK_DELIVERY_IN_SERVER:
+        from sessions_app.webhooks.delivery import deliver_forever
+
+        threads.append(
+            threading.Thread(
+                target=deliver_forever, args=(stop,), name="webhook-delivery", daemon=True
+            )
+        )
     if args.simulate_traffic:
         from sessions_app.simulation import run
 

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_htmx",
     "sessions_app",
+    "sessions_app.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +292,25 @@ HOLD_ALERT_SECONDS = env.int("HOLD_ALERT_SECONDS", default=180)
 SERVE_HOST = env.str("HOST", default="127.0.0.1")
 SERVE_PORT = env.int("PORT", default=8000)
 SERVE_WORKERS = env.int("WEB_CONCURRENCY", default=1)
+
+# Webhooks
+# Each attempt gives up after this many seconds (the Standard Webhooks recommendation: 15).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+# Seconds before each attempt: the first at once, then the specification's suggested back-off
+# (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); after the last one the delivery has failed.
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+# A receiver's Retry-After (on 429 or 503) is honoured up to this many seconds.
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.float("WEBHOOK_RETRY_AFTER_MAX_SECONDS", default=36000.0)
+# Targets on loopback, private, link-local or reserved addresses are refused (checked when a
+# subscription is made and again before every attempt) unless this is on; the demo allows them.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=DEBUG)
+# The delivery worker wakes on every session event it hears, and polls this often besides.
+WEBHOOK_POLL_SECONDS = env.float("WEBHOOK_POLL_SECONDS", default=2.0)
+# `python -m portal.serve` runs the delivery worker in a thread (`make run` asks for it); else
+# `manage.py deliver_webhooks` runs it, as many as wanted.
+WEBHOOK_DELIVERY_IN_SERVER = env.bool("WEBHOOK_DELIVERY_IN_SERVER", default=False)
 
 LOG_LEVEL = env.choice(
     "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

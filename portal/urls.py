@@ -5,6 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("manage/webhooks/", include("sessions_app.webhooks.urls")),
     path("", include("sessions_app.api.urls")),
     path("", include("sessions_app.urls")),
 ]

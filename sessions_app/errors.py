@@ -125,3 +125,10 @@ class IdempotencyKeyReused(DomainError):
             "This Idempotency-Key was already used for a different request; "
             "use a new key for a new request"
         )
+
+
+class ResourceNotFound(DomainError):
+    """No such thing (a webhook, a delivery), or one the user may not manage: the two are
+    indistinguishable (404)."""
+
+    code = "NotFound"

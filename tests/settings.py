@@ -13,3 +13,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-insecure-key")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 from portal.settings import *  # noqa: E402, F403
+
+# Webhooks: the tests' receivers listen on loopback
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True

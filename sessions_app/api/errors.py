@@ -16,6 +16,7 @@ from sessions_app.errors import (
     InvalidState,
     NotSupported,
     PreconditionFailed,
+    ResourceNotFound,
     SessionNotFound,
     TelephonyFailed,
     ValidationFailed,
@@ -36,6 +37,7 @@ DOMAIN_STATUS = [
     (ValidationFailed, status.HTTP_400_BAD_REQUEST),
     (NotSupported, status.HTTP_400_BAD_REQUEST),
     (TelephonyFailed, status.HTTP_502_BAD_GATEWAY),
+    (ResourceNotFound, status.HTTP_404_NOT_FOUND),
 ]
 
 

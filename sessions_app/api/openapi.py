@@ -1,6 +1,7 @@
 """The OpenAPI 3 description, built from the same contracts the wire format renders, so the
 description cannot drift from what is served."""
 
+from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts
 from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract
 
@@ -98,8 +99,7 @@ def _operation(
     responses = {"200": ok, **ERRORS}
     if IF_NONE_MATCH in headers:
         responses["304"] = {"description": "Not modified since that ETag", "headers": ETAG}
-    if headers:
-        ok["headers"] = dict(ETAG)
+    ok["headers"] = dict(ETAG) if IF_MATCH in headers else {}
     if IDEMPOTENCY_KEY in headers:
         ok["headers"]["Idempotent-Replayed"] = {
             "description": "`true` on the stored answer to an earlier request with this key",
@@ -142,6 +142,8 @@ def build_openapi() -> dict:
             contracts.RESPONSE_STATUS,
             contracts.RESPONSE_ERROR,
             contracts.AUTHENTICATE_RESPONSE,
+            webhook_contracts.WEBHOOK_INFO,
+            webhook_contracts.LIST_WEBHOOKS_RESPONSE,
         )
     }
     return {
@@ -184,6 +186,7 @@ def build_openapi() -> dict:
                     path_param=False,
                 )
             },
+            **_webhook_paths(),
             "/auth/credentials": {
                 "post": {
                     "operationId": "Authenticate",
@@ -206,4 +209,45 @@ def build_openapi() -> dict:
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "ss-id"},
             },
         },
+    }
+
+
+# Webhooks
+
+WEBHOOK_ID = {"name": "webhookId", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _webhook_paths() -> dict:
+    """`/webhooks` and `/webhooks/{webhookId}`: Manager of the account or administrator."""
+    create = _operation(
+        "CreateWebhook",
+        "Subscribe a URL to an account's session events; the only answer with the secret",
+        body=webhook_contracts.CREATE_WEBHOOK,
+        response="WebhookInfo",
+        path_param=False,
+        headers=(IDEMPOTENCY_KEY,),
+    )
+    listing = _operation(
+        "ListWebhooks",
+        "The webhook subscriptions of the accounts you manage",
+        query=webhook_contracts.LIST_WEBHOOKS,
+        response="ListWebhooksResponse",
+        path_param=False,
+    )
+    delete = _operation(
+        "DeleteWebhook",
+        "Delete a webhook subscription",
+        response="WebhookInfo",
+        path_param=False,
+        headers=(IDEMPOTENCY_KEY,),
+    )
+    delete["parameters"].insert(0, WEBHOOK_ID)
+    for operation in (create, listing, delete):
+        for code in ("412", "502"):  # no ETags, no provider
+            operation["responses"].pop(code)
+    for code in ("409", "422"):  # a read has no Idempotency-Key
+        listing["responses"].pop(code)
+    return {
+        "/webhooks": {"get": listing, "post": create},
+        "/webhooks/{webhookId}": {"delete": delete},
     }

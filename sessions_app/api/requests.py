@@ -7,7 +7,7 @@ is reported, by name, in one 400.
 """
 
 from sessions_app.errors import FieldError, ValidationFailed
-from sessions_app.wire.contracts import BOOL, ENUM, Contract, Field
+from sessions_app.wire.contracts import BOOL, ENUM, LIST, Contract, Field
 
 MAX_STRING_LENGTH = 4000
 
@@ -32,6 +32,8 @@ def _coerce(field: Field, value) -> tuple[object, FieldError | None]:
         if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
             return value.strip().lower() in {"true", "1"}, None
         return None, FieldError(name, "InvalidType", f"'{name}' must be true or false.")
+    if kind == LIST and field.item is None:  # a list of strings (webhooks' EventKinds)
+        return _string_list(name, value)
     if not isinstance(value, str):
         return None, FieldError(name, "InvalidType", f"'{name}' must be a string.")
     if len(value) > MAX_STRING_LENGTH:
@@ -52,6 +54,21 @@ def _coerce(field: Field, value) -> tuple[object, FieldError | None]:
                 f"'{value}' is not a valid {field.enum.__name__}. Valid values: {valid}.",
             )
         return chosen.value, None
+    return value, None
+
+
+def _string_list(name: str, value) -> tuple[list[str] | None, FieldError | None]:
+    """A list of strings: a JSON array, or (query string, form, CSV, XML) text separated by
+    commas, as ServiceStack binds them, optionally in JSV brackets: `a,b` or `[a,b]`."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.strip().strip("[]").split(",")]
+        value = [part for part in value if part]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return None, FieldError(name, "InvalidType", f"'{name}' must be a list of strings.")
+    if sum(len(item) for item in value) > MAX_STRING_LENGTH:
+        return None, FieldError(
+            name, "MaximumLength", f"'{name}' must be {MAX_STRING_LENGTH} characters or fewer."
+        )
     return value, None
 
 

@@ -18,6 +18,9 @@ urlpatterns = [
     re_path(rf"^sessions/{SESSION}{SUFFIX}$", views.SessionView.as_view()),
     re_path(rf"^portal/active-sessions{SUFFIX}$", views.ActiveSessionsView.as_view()),
     re_path(rf"^auth(?:/(?P<provider>credentials|logout))?{SUFFIX}$", views.AuthView.as_view()),
+    # Webhooks
+    re_path(rf"^webhooks{SUFFIX}$", views.WebhooksView.as_view()),
+    re_path(rf"^webhooks/(?P<webhook_id>[A-Za-z0-9_-]+){SUFFIX}$", views.WebhookView.as_view()),
     re_path(rf"^api/(?P<operation>[A-Za-z]+){SUFFIX}$", views.PredefinedRouteView.as_view()),
     re_path(
         r"^(?P<format>json|xml|csv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",
@@ -33,7 +36,7 @@ urlpatterns = [
     ),
     # [\s\S], not `.`: a path with a newline in it (`%0A`) is an API 404 too, not the portal's.
     re_path(
-        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions)(?:[/.][\s\S]*)?$",
+        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions|webhooks)(?:[/.][\s\S]*)?$",
         views.UnknownRouteView.as_view(),
     ),
 ]

@@ -19,6 +19,8 @@ from sessions_app import selectors, services
 from sessions_app.dates import parse_start_date
 from sessions_app.errors import PreconditionFailed, ValidationFailed
 from sessions_app.models import HoldReason, Via
+from sessions_app.webhooks import api as webhook_api
+from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts, dto
 from sessions_app.wire.contracts import Contract
 from sessions_app.wire.jsonfmt import valid_callback
@@ -213,6 +215,14 @@ OPERATIONS: dict[str, Operation] = {
     "GetSession": Operation(contracts.GET_SESSION, get_session),
     "EndSession": Operation(contracts.END_SESSION, end_session, writes=True),
     "Authenticate": Operation(contracts.AUTHENTICATE, authenticate_credentials, public=True),
+    # Webhooks: a Manager of the account, or a SystemAdministrator
+    "CreateWebhook": Operation(
+        webhook_contracts.CREATE_WEBHOOK, webhook_api.create_webhook, writes=True
+    ),
+    "ListWebhooks": Operation(webhook_contracts.LIST_WEBHOOKS, webhook_api.list_webhooks),
+    "DeleteWebhook": Operation(
+        webhook_contracts.DELETE_WEBHOOK, webhook_api.delete_webhook, writes=True
+    ),
 }
 
 
@@ -228,6 +238,10 @@ def _read_chunked_body(request: Request) -> None:
     body = read_limited(django_request)
     django_request._body = body
     django_request.META["CONTENT_LENGTH"] = str(len(body))
+
+
+# The routes' path parameters and the request DTO fields they bind.
+PATH_FIELDS = {"session_id": "SessionId", "provider": "provider", "webhook_id": "WebhookId"}
 
 
 class OperationView(APIView):
@@ -276,9 +290,7 @@ class OperationView(APIView):
 
     def _run(self, request: Request, **kwargs) -> Response:
         operation = OPERATIONS[self._operation_name()]
-        path = {"SessionId": kwargs["session_id"]} if kwargs.get("session_id") else {}
-        if kwargs.get("provider"):
-            path["provider"] = kwargs["provider"]
+        path = {field: kwargs[name] for name, field in PATH_FIELDS.items() if kwargs.get(name)}
         values = read_request(
             operation.contract, query=request.query_params, body=request.data, path=path
         )
@@ -358,3 +370,15 @@ class UnknownRouteView(APIView):
         return error_wire_response(404, "NotFound", f"No route for {request.path}")
 
     get = post = put = patch = delete = handle
+
+
+class WebhooksView(OperationView):
+    """`GET /webhooks` (list) and `POST /webhooks` (create)."""
+
+    methods = {"get": "ListWebhooks", "post": "CreateWebhook"}
+
+
+class WebhookView(OperationView):
+    """`DELETE /webhooks/{webhookId}`."""
+
+    methods = {"delete": "DeleteWebhook"}
