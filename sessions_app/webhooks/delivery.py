@@ -27,7 +27,7 @@ from sessions_app import events
 from sessions_app.services.unit import release_connection
 
 from . import payloads, services
-from .targets import target_refusal
+from .targets import pinned_request, target_check
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,12 @@ def send(claimed: services.Claimed, client: httpx.Client) -> services.AttemptOut
     def elapsed() -> int:
         return int((time.monotonic() - clock) * 1000)
 
-    refusal = target_refusal(claimed.url)
-    if refusal:
-        return services.AttemptOutcome(started, elapsed(), error=f"Not sent: {refusal}")
+    target = target_check(claimed.url)
+    if target.refusal:
+        return services.AttemptOutcome(started, elapsed(), error=f"Not sent: {target.refusal}")
+    url, host, extensions = pinned_request(claimed.url, target.address)
     headers = {
+        **host,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         **payloads.sign(
@@ -77,7 +79,7 @@ def send(claimed: services.Claimed, client: httpx.Client) -> services.AttemptOut
     }
     try:
         with client.stream(
-            "POST", claimed.url, content=claimed.body.encode(), headers=headers
+            "POST", url, content=claimed.body.encode(), headers=headers, extensions=extensions
         ) as response:
             excerpt = _read_excerpt(response)
     except httpx.TimeoutException:
