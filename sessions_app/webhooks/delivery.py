@@ -13,9 +13,11 @@ Requests follow the Standard Webhooks specification: signed headers, no redirect
 """
 
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -53,6 +55,51 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - timezone.now()).total_seconds())
 
 
+class _Deadline:
+    """Ends an attempt `seconds` after it starts, however slowly the receiver answers:
+    httpx's own timeouts are per step (one read may wait that long, and a receiver that drips a
+    byte at a time would never meet them). Past the deadline the attempt's sockets, which the
+    request's `trace` hands over as they connect, are shut down, waking the blocked read."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._sockets = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict) -> None:
+        """httpcore's trace hook: keep the socket of every connection the attempt makes."""
+        if event.endswith("connect_tcp.complete"):
+            sock = info["return_value"].get_extra_info("socket")
+            with self._lock:
+                if self.expired:
+                    _shut(sock)
+                else:
+                    self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
+
+
 def send(claimed: services.Claimed, client: httpx.Client) -> services.AttemptOutcome:
     """One attempt: check the target again, sign the body for now, POST it. Never raises:
     every failure is an outcome to record."""
@@ -77,19 +124,32 @@ def send(claimed: services.Claimed, client: httpx.Client) -> services.AttemptOut
             body=claimed.body,
         ),
     }
+    timed_out = services.AttemptOutcome(
+        started,
+        0,
+        error=f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS:g} s (timed out)",
+    )
+    deadline = _Deadline(settings.WEBHOOK_TIMEOUT_SECONDS)
     try:
-        with client.stream(
-            "POST", url, content=claimed.body.encode(), headers=headers, extensions=extensions
-        ) as response:
+        with (
+            deadline,
+            client.stream(
+                "POST",
+                url,
+                content=claimed.body.encode(),
+                headers=headers,
+                extensions={**extensions, "trace": deadline.trace},
+            ) as response,
+        ):
             excerpt = _read_excerpt(response)
     except httpx.TimeoutException:
-        return services.AttemptOutcome(
-            started,
-            elapsed(),
-            error=f"No answer within {settings.WEBHOOK_TIMEOUT_SECONDS:g} s (timed out)",
-        )
+        return replace(timed_out, duration_ms=elapsed())
     except httpx.HTTPError as error:
+        if deadline.expired:
+            return replace(timed_out, duration_ms=elapsed())
         return services.AttemptOutcome(started, elapsed(), error=f"{type(error).__name__}: {error}")
+    if deadline.expired:  # cut off while reading the body: what came is not an answer
+        return replace(timed_out, duration_ms=elapsed())
     return services.AttemptOutcome(
         started,
         elapsed(),
@@ -118,7 +178,12 @@ def http_client() -> httpx.Client:
     """The worker's HTTP client: no redirects, no proxies from the environment, the timeout
     of the specification."""
     return httpx.Client(
-        timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        follow_redirects=False,
+        trust_env=False,
+        # A new connection per attempt: the deadline of an attempt (`_Deadline`) holds the
+        # sockets it connects, and a receiver's kept-alive one would escape it.
+        limits=httpx.Limits(max_keepalive_connections=0),
     )
 
 
