@@ -258,6 +258,10 @@ SESSION_ACTION_WAIT_SECONDS = env.float("SESSION_ACTION_WAIT_SECONDS", default=1
 SESSION_ACTION_STALE_SECONDS = env.float("SESSION_ACTION_STALE_SECONDS", default=120.0)
 # A provider report about a call no session has is retried for this long, then ignored.
 PROVIDER_INBOX_RETRY_SECONDS = env.float("PROVIDER_INBOX_RETRY_SECONDS", default=600.0)
+# A successful HTTP Basic check is reused this long (0: never) by the process that made it,
+# for at most this many credentials: see `api.authentication.VerifiedCredentials`.
+BASIC_AUTH_CACHE_SECONDS = env.float("BASIC_AUTH_CACHE_SECONDS", default=300.0)
+BASIC_AUTH_CACHE_SIZE = env.int("BASIC_AUTH_CACHE_SIZE", default=10000)
 # How long an `Idempotency-Key` is remembered: a retry within this time answers what the first
 # request answered; after it, the key is forgotten and may be used again.
 IDEMPOTENCY_KEY_TTL_HOURS = env.float("IDEMPOTENCY_KEY_TTL_HOURS", default=24.0)

@@ -549,6 +549,10 @@ class ApiAuthSession(models.Model):
     created = models.DateTimeField(default=timezone.now)
     expires = models.DateTimeField()
     remember_me = models.BooleanField(default=False)
+    # The user's `get_session_auth_hash()` at sign-in (an HMAC of their stored password hash):
+    # once the password changes, it no longer matches and the token stops working, as Django's
+    # own sessions do.
+    auth_hash = models.CharField(max_length=128, default="")
 
     def __str__(self) -> str:
         return f"API session of {self.user_id} until {self.expires:%Y-%m-%d %H:%M}"

@@ -21,6 +21,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from sessions_app.api.authentication import verified_credentials
 from sessions_app.api.views import OPERATIONS
 from sessions_app.models import (
     CallSession,
@@ -142,6 +143,8 @@ def served(**options) -> Iterator[str]:
 def _test_settings(settings):
     # Hashing every Basic-auth password with PBKDF2 would dominate the suite's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each test starts with no Basic check remembered (an earlier test's users are gone).
+    verified_credentials.clear()
     # Invited parties never answer on their own; tests make them answer when they want.
     settings.SIMULATED_ANSWER_DELAY = -1
     # WhiteNoise would index every static file (~9k, 30 ms) for each test client's middleware;

@@ -330,6 +330,16 @@ def test_the_cookie_of_a_deactivated_user_is_refused(cookie_api, user, session):
     assert response.status_code == 401
 
 
+def test_the_cookie_stops_working_when_the_password_changes(cookie_api, user, session):
+    user.set_password("a-new-password")
+    user.save(update_fields=["password"])
+
+    response = cookie_api.get(f"/sessions/{session.id}")
+
+    assert response.status_code == 401
+    assert sign_in(APIClient(), password="a-new-password").status_code == 200
+
+
 def test_a_made_up_cookie_is_refused(anon_api, session, user):
     anon_api.cookies[COOKIE] = "made-up"
 

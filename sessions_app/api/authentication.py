@@ -3,11 +3,16 @@ from `POST /auth/credentials`. The portal's own Django session is also accepted,
 enforced (so a page can call the API, and a forged cross-site request cannot)."""
 
 import hashlib
+import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from rest_framework import authentication
 
 from sessions_app.models import ApiAuthSession, User
@@ -22,10 +27,89 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class VerifiedCredentials:
+    """Basic credentials checked recently, so that a client sending them on every request (as
+    Evo Voice clients do) pays for the password hash (PBKDF2, a third of a second) once per
+    `BASIC_AUTH_CACHE_SECONDS`, not per request, as Apache's mod_authn_socache does.
+
+    Keyed by an HMAC of the username and password under the secret key: the password itself is
+    never kept. Each entry holds the user's id and stored password hash; a hit still loads the
+    user, so a deactivation, a role or an account change counts on the very next request, and
+    a changed password (a new stored hash) turns the hit into a miss. Bounded: the least
+    recently used entry goes first. Only successes are kept.
+    """
+
+    def __init__(self):
+        self._entries: OrderedDict[bytes, tuple[int, str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(username: str, password: str) -> bytes:
+        message = f"{username}\0{password}".encode()
+        return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).digest()
+
+    def user(self, username: str, password: str) -> User | None:
+        """The user these credentials were verified for, if that still holds; else None."""
+        if settings.BASIC_AUTH_CACHE_SECONDS <= 0:
+            return None
+        key = self._key(username, password)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+        if entry is None:
+            return None
+        user_id, password_hash, expires = entry
+        user = User.objects.filter(pk=user_id).first()
+        if (
+            time.monotonic() >= expires
+            or user is None
+            or not user.is_active
+            or user.get_username() != username
+            or not hmac.compare_digest(user.password, password_hash)
+        ):
+            self.forget(key)
+            return None
+        return user
+
+    def remember(self, username: str, password: str, user: User) -> None:
+        """Keep a successful check for `BASIC_AUTH_CACHE_SECONDS`."""
+        if settings.BASIC_AUTH_CACHE_SECONDS <= 0:
+            return
+        expires = time.monotonic() + settings.BASIC_AUTH_CACHE_SECONDS
+        key = self._key(username, password)
+        with self._lock:
+            self._entries[key] = (user.pk, user.password, expires)
+            self._entries.move_to_end(key)
+            while len(self._entries) > settings.BASIC_AUTH_CACHE_SIZE:
+                self._entries.popitem(last=False)
+
+    def forget(self, key: bytes) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every check (tests)."""
+        with self._lock:
+            self._entries.clear()
+
+
+verified_credentials = VerifiedCredentials()
+
+
 class BasicAuthentication(authentication.BasicAuthentication):
-    """HTTP Basic, as Evo Voice clients send it, in realm `evovoice`."""
+    """HTTP Basic, as Evo Voice clients send it, in realm `evovoice`; a recent successful
+    check of the same credentials is reused (`VerifiedCredentials`)."""
 
     www_authenticate_realm = "evovoice"
+
+    def authenticate_credentials(self, userid, password, request=None):
+        user = verified_credentials.user(userid, password)
+        if user is not None:
+            return user, None
+        user, auth = super().authenticate_credentials(userid, password, request)
+        verified_credentials.remember(userid, password, user)
+        return user, auth
 
 
 class PortalSessionAuthentication(authentication.SessionAuthentication):
@@ -49,6 +133,8 @@ class ApiCookieAuthentication(authentication.BaseAuthentication):
         )
         if row is None or not row.user.is_active:
             return None
+        if not constant_time_compare(row.auth_hash, row.user.get_session_auth_hash()):
+            return None  # signed in before the password changed
         return row.user, row
 
 
@@ -61,6 +147,7 @@ def start_api_session(response, user: User, *, remember_me: bool) -> str:
         user=user,
         expires=timezone.now() + lifetime,
         remember_me=remember_me,
+        auth_hash=user.get_session_auth_hash(),
     )
     ApiAuthSession.objects.filter(expires__lte=timezone.now()).delete()
     max_age = int(lifetime.total_seconds()) if remember_me else None
