@@ -419,6 +419,7 @@ def error_status(response) -> dict:
             "errorCode",
             "message",
             "stackTrace",
+            "meta",
             "errors",
         }
     )
@@ -433,7 +434,9 @@ def _xml_error_status(content: bytes) -> dict:
     assert root.tag == f"{ns}ErrorResponse"
     [status] = root
     assert [child.tag for child in status] == [
-        f"{ns}{name}" for name in ("ErrorCode", "Message", "StackTrace", "Errors")
+        # ServiceStack's ResponseStatus, in its DataMember order (Meta: null unless it says more)
+        f"{ns}{name}"
+        for name in ("ErrorCode", "Message", "StackTrace", "Errors", "Meta")
     ]
     errors = []
     for error in status.find(f"{ns}Errors"):

@@ -389,6 +389,7 @@ def test_an_error_in_xml_has_the_servicestack_shape(api, session):
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/xml")
     assert b'<StackTrace i:nil="true" />' in response.content
+    assert b'<Meta i:nil="true" />' in response.content
     status = error_status(response)  # checks the element names and their order
     assert status["errorCode"] == "InvalidEnum"
     assert [(e["errorCode"], e["fieldName"]) for e in status["errors"]] == [

@@ -79,7 +79,8 @@ def respond_once(
         idempotency_key_release(begun)
         return response
     response = view.finalize_response(request, response)
-    response.render()
+    if hasattr(response, "render"):  # a DRF response; a batch's is already bytes
+        response.render()
     headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
     idempotency_key_complete(begun, StoredAnswer(response.status_code, headers, response.content))
     return response

@@ -21,6 +21,8 @@ urlpatterns = [
     # Webhooks
     re_path(rf"^webhooks{SUFFIX}$", views.WebhooksView.as_view()),
     re_path(rf"^webhooks/(?P<webhook_id>[A-Za-z0-9_-]+){SUFFIX}$", views.WebhookView.as_view()),
+    # Auto-batched requests: a JSON array of one operation's requests
+    re_path(r"^(?:api|json/reply)/(?P<operation>[A-Za-z]+)\[\]$", views.BatchView.as_view()),
     re_path(rf"^api/(?P<operation>[A-Za-z]+){SUFFIX}$", views.PredefinedRouteView.as_view()),
     re_path(
         r"^(?P<format>json|xml|csv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",

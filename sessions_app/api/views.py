@@ -4,12 +4,15 @@ selector, and answers one DTO; the documented routes and ServiceStack's predefin
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+import orjson
 from django.contrib.auth import authenticate
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response
 from django.utils.http import parse_etags
-from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.exceptions import MethodNotAllowed, ParseError
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +26,7 @@ from sessions_app.webhooks import api as webhook_api
 from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts, dto
 from sessions_app.wire.contracts import Contract
-from sessions_app.wire.jsonfmt import valid_callback
+from sessions_app.wire.jsonfmt import render_json, valid_callback
 
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
@@ -31,7 +34,7 @@ from .idempotency import respond_once
 from .parsers import read_limited
 from .permissions import HasUserRole
 from .requests import read_request
-from .wire import WireResponse
+from .wire import WireData, WireResponse
 
 
 def _actor(request: Request) -> services.Actor:
@@ -357,6 +360,65 @@ class PredefinedRouteView(OperationView):
         return self._run(request, **kwargs)
 
     get = post = put = patch = delete = handle
+
+
+class BatchView(PredefinedRouteView):
+    """ServiceStack's auto-batched requests, `/api/{Operation}[]` and `/json/reply/{Operation}[]`:
+    a JSON array of request DTOs, executed one at a time in order, each exactly as if sent on
+    its own (its own action, its own transaction); the answer is the JSON array of their
+    responses. The first failure stops the batch: its error response says which request failed
+    (`ResponseStatus.Meta.AutoBatchIndex`), and `X-AutoBatch-Completed` how many were done
+    before it. With an `Idempotency-Key`, the batch as a whole is the request."""
+
+    def _run(self, request: Request, **kwargs) -> HttpResponseBase:
+        operation = OPERATIONS[self._operation_name()]
+        if operation.public:
+            raise ValidationFailed(f"{operation.contract.name} cannot be batched")
+        items = _batch_items(request)
+        batch = [read_request(operation.contract, query={}, body=item, path={}) for item in items]
+        run = partial(self._run_batch, request, operation, batch)
+        if not operation.writes:
+            return run()
+        return respond_once(self, request, f"{operation.contract.name}[]", batch, run)
+
+    def _run_batch(self, request: Request, operation: Operation, batch: list[dict]):
+        bodies = []
+        for index, values in enumerate(batch):
+            try:
+                response = operation.handler(request, values)
+            except Exception as exc:  # noqa: BLE001 - answered as the batch's error
+                return self._failed(exc, index)
+            data = getattr(response, "data", None)
+            if not isinstance(data, WireData):  # e.g. a 304 of a conditional read
+                return self._failed(
+                    ValidationFailed(f"{operation.contract.name} cannot answer in a batch"), index
+                )
+            bodies.append(render_json(data.contract, data.values))
+        answer = HttpResponse(
+            b"[" + b",".join(bodies) + b"]", content_type="application/json; charset=utf-8"
+        )
+        answer["X-AutoBatch-Completed"] = str(len(bodies))
+        return answer
+
+    def _failed(self, exc: Exception, index: int) -> HttpResponseBase:
+        response = self.handle_exception(exc)
+        if isinstance(response.data, WireData) and "ResponseStatus" in response.data.values:
+            status = response.data.values["ResponseStatus"]
+            status["Meta"] = {**(status.get("Meta") or {}), "AutoBatchIndex": str(index)}
+        response["X-AutoBatch-Completed"] = str(index)
+        return response
+
+
+def _batch_items(request: Request) -> list[dict]:
+    """The batch's request DTOs: the body must be a JSON array of objects."""
+    body = request._request.body
+    try:
+        items = orjson.loads(body) if body.strip() else None
+    except orjson.JSONDecodeError as error:
+        raise ParseError(f"Malformed JSON: {error}") from None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ParseError("A batch is a JSON array of request objects")
+    return items
 
 
 class UnknownRouteView(APIView):

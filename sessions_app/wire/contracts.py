@@ -186,6 +186,8 @@ RESPONSE_STATUS = Contract(
         Field("Message"),
         Field("StackTrace"),
         Field("Errors", LIST, RESPONSE_ERROR),
+        # Facts about the error, e.g. `AutoBatchIndex`: which request of a batch failed.
+        Field("Meta", STRING_MAP),
     ),
     xml_sorted=False,
 )

@@ -47,10 +47,13 @@ def active_sessions_result(sessions) -> dict:
     return {"Sessions": [session_info(s) for s in sessions]}
 
 
-def error_response(*, error_code: str, message: str, errors=(), stack_trace=None) -> dict:
-    """`ErrorResponse` values: the error code, message and field errors."""
+def error_response(
+    *, error_code: str, message: str, errors=(), stack_trace=None, meta: dict | None = None
+) -> dict:
+    """`ErrorResponse` values: the error code, message, field errors and meta."""
     status = {"ErrorCode": error_code, "Message": message, "StackTrace": stack_trace}
     status["Errors"] = [
         {"ErrorCode": e.code, "FieldName": e.field, "Message": e.message} for e in errors
     ]
+    status["Meta"] = meta
     return {"ResponseStatus": status}
