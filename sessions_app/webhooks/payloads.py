@@ -1,16 +1,17 @@
 """What a webhook sends: the Standard Webhooks payload of one session event.
 
     {"type": "session.held", "timestamp": "2026-11-23T03:21:10.123Z",
-     "data": {"seq": 42, "kind": "held", "data": {...}, "actorName": "alice", "via": "api",
-              "date": "...", "session": {SessionInfo, as the API answers it}}}
+     "data": {"seq": 42, "sessionId": ..., "accountId": ..., "kind": "held", "data": {...},
+              "actor": "alice", "actorId": ..., "via": "api", "date": "...", "message": ...,
+              "session": {SessionInfo, as the API answers it}}}
 
-Keys are camelCase and the session is the API's own `SessionInfo` JSON (the wire layer's
-renderer, nulls left out), so a receiver reads what a GetSession would have answered when
-the delivery was queued (moments after the event; the event's `data` says exactly what it
-changed). The body is stored with the delivery, so every attempt sends the same bytes. The
-signature headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`) are made per attempt
-by `sign`; `webhook-id` is the event's seq, the same for every attempt and redelivery, so a
-receiver can drop duplicates.
+`data` is the event as the Server Events stream sends it (`cmd.SessionEvent`), camelCase, and
+its session is the API's own `SessionInfo` JSON, so a receiver reads what a GetSession would
+have answered when the delivery was queued (moments after the event; the event's own `data`
+says exactly what it changed). The body is stored with the delivery, so every attempt sends
+the same bytes. The signature headers (`webhook-id`, `webhook-timestamp`,
+`webhook-signature`) are made per attempt by `sign`; `webhook-id` is the event's seq, the same
+for every attempt and redelivery, so a receiver can drop duplicates.
 """
 
 from datetime import datetime
@@ -19,8 +20,7 @@ import orjson
 from standardwebhooks import Webhook
 
 from sessions_app.wire import dto
-from sessions_app.wire.contracts import SESSION_INFO
-from sessions_app.wire.jsonfmt import to_json_value
+from sessions_app.wire.server_events import session_event_json
 
 
 def event_type(kind: str) -> str:
@@ -30,20 +30,24 @@ def event_type(kind: str) -> str:
 
 def event_body(event, session_record: dict) -> str:
     """The JSON body for `event` (a SessionEvent) of the session `session_record`
-    (`selectors.session_records`)."""
-    date = dto.wire_date(event.date)
+    (`selectors.session_records`): its `data` is the event exactly as the Server Events stream
+    sends it (`wire.server_events.SESSION_EVENT_MESSAGE`), one shape for programs."""
+    row = {
+        "seq": event.seq,
+        "session_id": event.session_id,
+        "account_id": session_record["account_id"],
+        "kind": event.kind,
+        "data": event.data,
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "via": event.via,
+        "date": event.date,
+        "message": event.message,
+    }
     message = {
         "type": event_type(event.kind),
-        "timestamp": date,
-        "data": {
-            "seq": event.seq,
-            "kind": event.kind,
-            "data": event.data,
-            "actorName": event.actor_name or None,
-            "via": event.via,
-            "date": date,
-            "session": to_json_value(SESSION_INFO, dto.session_info(session_record)),
-        },
+        "timestamp": dto.wire_date(event.date),
+        "data": orjson.Fragment(session_event_json(row, session_record)),
     }
     return orjson.dumps(message).decode()
 

@@ -75,6 +75,23 @@ def test_every_delivery_is_signed_by_the_standard_and_verifies(manager, session,
     ]
 
 
+def test_the_payload_is_the_event_as_the_event_stream_sends_it(manager, session, receiver):
+    """One shape of an event for programs: a webhook's `data` is the `cmd.SessionEvent` body."""
+    from sessions_app import serverevents
+
+    subscribe(manager, receiver.url())
+    services.session_hold(actor=API, session_id=session.id)
+    held = SessionEvent.objects.filter(session=session).latest("seq")
+
+    drain()
+
+    [request] = receiver.requests
+    [(_, _, frame)] = serverevents.frames_for(serverevents.event_rows(after=held.seq - 1))
+    data_line = frame.split(b"\n")[1]  # "data: <account>@cmd.SessionEvent {json}"
+    assert data_line.split(b" ", 2)[1].endswith(b"@cmd.SessionEvent")
+    assert json.loads(request.body)["data"] == json.loads(data_line.split(b" ", 2)[2])
+
+
 def test_a_signature_made_with_another_secret_does_not_verify(manager, session, receiver):
     subscribe(manager, receiver.url())
     services.session_hold(actor=API, session_id=session.id)

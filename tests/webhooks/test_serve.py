@@ -44,7 +44,7 @@ def test_the_server_delivers_signed_webhooks_of_what_its_api_did(settings, recei
     [request] = receiver.requests
     payload = Webhook(secret).verify(request.body, request.headers)
     assert payload["type"] == "session.held"
-    assert payload["data"]["actorName"] == "mona"
+    assert payload["data"]["actor"] == "mona"
     assert payload["data"]["session"]["callState"] == "Hold"
 
 
