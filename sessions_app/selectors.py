@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 
 import orjson
-from django.db.models import CharField, Func, Prefetch, QuerySet, TextField
+from django.db.models import CharField, Func, Max, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .errors import SessionNotFound
@@ -157,12 +157,19 @@ def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
     for session_id, date, kind, data, actor_name, via in event_rows.values_list(*_EVENT_COLUMNS):
         message = render_message(kind, orjson.loads(data), actor_name, via)
         log[session_id].append({"date": date, "message": message})
+    for record in records:
+        record["members"] = members[record["id"]]
+        record["log"] = log[record["id"]]
+    return _with_breadcrumbs(records)
+
+
+def _with_breadcrumbs(records: list[dict]) -> list[dict]:
+    """Set each record's `breadcrumb` from its `customer__path`: dicts of `id` and `name` from
+    the top customer down, in one query (none without customers)."""
     paths = {record["customer__path"] for record in records if record["customer__path"]}
     crumb_ids = {cid for path in paths for cid in path.split("/") if cid}
     names = dict(Customer.objects.filter(pk__in=crumb_ids).values_list("id", "name"))
     for record in records:
-        record["members"] = members[record["id"]]
-        record["log"] = log[record["id"]]
         path = record["customer__path"] or ""
         record["breadcrumb"] = [
             {"id": cid, "name": names[cid]} for cid in path.split("/") if cid in names
@@ -205,10 +212,13 @@ def session_etag_for(*, user: User | None, session_id: str) -> str:
     )
     if record is None:
         raise SessionNotFound(session_id)
-    crumb_ids = [cid for cid in (record["customer__path"] or "").split("/") if cid]
-    names = dict(Customer.objects.filter(pk__in=crumb_ids).values_list("id", "name"))
-    record["breadcrumb"] = [{"name": names[cid]} for cid in crumb_ids if cid in names]
-    return session_etag(record)
+    return session_etag(_with_breadcrumbs([record])[0])
+
+
+def latest_event_seq() -> int:
+    """The sequence number of the newest event, 0 if there is none: where a reader of "every
+    event after N" (the event stream's feed, a new webhook) starts."""
+    return SessionEvent.objects.aggregate(last=Max("seq"))["last"] or 0
 
 
 def session_get_for(*, user: User, session_id: str) -> CallSession:

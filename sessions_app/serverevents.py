@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, TextField
+from django.db.models import F, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -49,11 +49,6 @@ END = None  # in a stream's queue: end the response (the client reconnects and r
 
 
 # --- reads ---------------------------------------------------------------------------------------
-
-
-def latest_seq() -> int:
-    """The sequence number of the newest event, 0 if there is none."""
-    return SessionEvent.objects.aggregate(last=Max("seq"))["last"] or 0
 
 
 def event_rows(
@@ -134,7 +129,7 @@ def resume_plan(last_event_id: str | None) -> ResumePlan:
     if not text.isdigit():
         return ResumePlan(None, reset=True, reason=f"'{text[:40]}' is not an event id")
     last_id = int(text)
-    if last_id > latest_seq():
+    if last_id > selectors.latest_event_seq():
         return ResumePlan(None, reset=True, reason=f"Event {last_id} does not exist yet")
     first_missed = (
         SessionEvent.objects.filter(seq__gt=last_id).order_by("seq").values("date").first()
@@ -248,7 +243,7 @@ class Feed:
         self._start()
         with self._lock:
             if self._position is None:
-                self._position = latest_seq()
+                self._position = selectors.latest_event_seq()
             self._streams[stream.id] = stream
             return self._position
 

@@ -1,10 +1,10 @@
 """Every read of the webhooks app, scoped at the source: a user sees the webhooks of the
 accounts they manage (Managers: their accounts; administrators: all), and nothing otherwise."""
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from sessions_app.errors import ResourceNotFound
-from sessions_app.models import Account, Role, SessionEvent, User
+from sessions_app.models import Account, Role, User
 from sessions_app.permissions import account_scope, has_role
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -65,8 +65,3 @@ def delivery_get_for(*, user: User, delivery_id: int) -> WebhookDelivery:
     if delivery is None:
         raise ResourceNotFound(f"Delivery '{delivery_id}' does not exist")
     return delivery
-
-
-def last_event_seq() -> int:
-    """The newest event's seq (0 when there is none): where a new subscription starts."""
-    return SessionEvent.objects.aggregate(last=Max("seq"))["last"] or 0

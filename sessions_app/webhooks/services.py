@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from sessions_app.errors import InvalidState, ValidationFailed
 from sessions_app.models import CallSession, EventKind, SessionEvent, User
-from sessions_app.selectors import session_records
+from sessions_app.selectors import latest_event_seq, session_records
 
 from . import payloads, selectors
 from .models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -106,7 +106,7 @@ def webhook_create(
             active=active,
             secret=new_secret(),
             created_by=user.get_username(),
-            cursor_seq=selectors.last_event_seq(),
+            cursor_seq=latest_event_seq(),
         )
 
 
@@ -142,7 +142,7 @@ def _enable(webhook: WebhookSubscription) -> None:
     webhook.active = True
     webhook.disabled_reason = ""
     webhook.disabled_at = None
-    webhook.cursor_seq = selectors.last_event_seq()
+    webhook.cursor_seq = latest_event_seq()
     webhook.save(update_fields=["active", "disabled_reason", "disabled_at", "cursor_seq"])
 
 
@@ -182,7 +182,7 @@ def delivery_redeliver(*, user: User, delivery_id: int) -> WebhookDelivery:
 def subscriptions_behind() -> list[str]:
     """Ids of the active subscriptions with events after their cursor (maybe of other
     accounts: `deliveries_queue` finds out)."""
-    last = selectors.last_event_seq()
+    last = latest_event_seq()
     return list(
         WebhookSubscription.objects.filter(active=True, cursor_seq__lt=last)
         .order_by("cursor_seq")
@@ -206,7 +206,7 @@ def deliveries_queue(webhook_id: str) -> int:
         if webhook is None:
             return 0
         # Read first: every event up to it has committed, so the query below sees them all.
-        last = selectors.last_event_seq()
+        last = latest_event_seq()
         events = list(
             SessionEvent.objects.filter(
                 seq__gt=webhook.cursor_seq, seq__lte=last, session__account_id=webhook.account_id
