@@ -2,6 +2,7 @@
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
 
@@ -27,5 +28,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("openapi.json", views.openapi_json, name="openapi"),
-    path("docs/api", views.api_docs, name="api_docs"),
+    # The old reference page: the metadata pages replace it.
+    path("docs/api", RedirectView.as_view(pattern_name="metadata", permanent=True)),
 ]

@@ -322,8 +322,3 @@ def _visible_account_ids(user) -> set[str] | None:
 def openapi_json(request: HttpRequest) -> JsonResponse:
     """The OpenAPI description of the API."""
     return JsonResponse(build_openapi())
-
-
-def api_docs(request: HttpRequest) -> HttpResponse:
-    """The API's description as a readable page."""
-    return render(request, "api_docs.html", {"spec": build_openapi()})

@@ -22,7 +22,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from sessions_app.api.authentication import verified_credentials
-from sessions_app.api.views import OPERATIONS
+from sessions_app.api.operations import OPERATIONS
 from sessions_app.models import (
     CallSession,
     CallState,
@@ -337,7 +337,7 @@ def encode_request(fmt: str, operation: str, values: dict) -> tuple[str, str]:
     if fmt == "json":
         return json.dumps({k[:1].lower() + k[1:]: v for k, v in values.items()}), "application/json"
     if fmt == "xml":
-        namespace = OPERATIONS[operation].contract.namespace
+        namespace = OPERATIONS[operation].request.namespace
         members = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in sorted(values.items()))
         return (
             f'<{operation} xmlns:i="{NS_XSI}" xmlns="{namespace}">{members}</{operation}>',

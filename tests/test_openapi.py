@@ -1,6 +1,6 @@
 """The API's description: machine-readable at /openapi.json, readable at /docs/api."""
 
-from sessions_app.api.views import OPERATIONS
+from sessions_app.api.operations import OPERATIONS
 
 
 def test_openapi_describes_every_documented_route(client, db):
@@ -14,10 +14,11 @@ def test_openapi_describes_every_documented_route(client, db):
         ("/sessions/{sessionId}", "delete"),
         ("/sessions/{sessionId}/conference/members", "post"),
         ("/portal/active-sessions", "get"),
-        ("/auth/credentials", "post"),
+        ("/auth/{provider}", "post"),
     } <= routes
     operation_ids = {op["operationId"] for verbs in spec["paths"].values() for op in verbs.values()}
-    assert operation_ids == set(OPERATIONS)
+    # An operation on several routes (Authenticate: /auth, /auth/{provider}) numbers the rest.
+    assert {op_id.split("_")[0] for op_id in operation_ids} == set(OPERATIONS)
 
 
 def test_openapi_schemas_use_the_wire_names_and_enums(client, db):
@@ -52,7 +53,7 @@ def test_openapi_documents_idempotency_keys_on_writes_and_etags_on_reads(client,
         op["operationId"]: op
         for verbs in spec["paths"].values()
         for op in verbs.values()
-        if OPERATIONS[op["operationId"]].writes
+        if OPERATIONS[op["operationId"].split("_")[0]].writes
     }
     sessions = {"HoldSession", "PatchSession", "EndSession", "AddConferenceMember"}
     assert set(writes) == sessions | {"CreateWebhook", "DeleteWebhook"}

@@ -1,9 +1,10 @@
-"""The OpenAPI 3 description, built from the same contracts the wire format renders, so the
-description cannot drift from what is served."""
+"""The OpenAPI 3 description, built from the operations registry and the same contracts the
+wire format renders, so the description cannot drift from what is served."""
 
-from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts
 from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract
+
+from .operations import OPERATIONS, Operation, Route
 
 
 def _schema(field) -> dict:
@@ -28,7 +29,9 @@ def _schema(field) -> dict:
 def _component(contract: Contract, skip=()) -> dict:
     return {
         "type": "object",
-        "properties": {f.json_name: _schema(f) for f in contract.all_fields if f.name not in skip},
+        "properties": {
+            f.json_name: _field_schema(f) for f in contract.all_fields if f.name not in skip
+        },
     }
 
 
@@ -46,7 +49,7 @@ ERRORS = {
         "400": "Invalid input; field errors name the field",
         "401": "Not authenticated",
         "403": "Invalid Role",
-        "404": "No such session (or not yours)",
+        "404": "No such session or webhook (or not yours)",
         "409": "The session's state does not allow this (the message names the state, who put "
         "the session there and since when), another action on it is still in progress "
         "(errorCode ActionInProgress), or the first request with this Idempotency-Key is still "
@@ -57,7 +60,6 @@ ERRORS = {
         "502": "The telephony provider failed; only what it did before failing is recorded",
     }.items()
 }
-SESSION_ID = {"name": "sessionId", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _header(name: str, description: str) -> dict:
@@ -80,72 +82,100 @@ IDEMPOTENCY_KEY = _header(
 )
 IF_MATCH = _header("If-Match", "Write only if the session's ETag is still one of these")
 IF_NONE_MATCH = _header("If-None-Match", "304 Not Modified if the session's ETag is one of these")
-WRITE = (IDEMPOTENCY_KEY, IF_MATCH)
 
 
-def _operation(
-    op_id: str,
-    summary: str,
-    *,
-    body: Contract | None = None,
-    query: Contract | None = None,
-    response: str = "SessionInfo",
-    path_param: bool = True,
-    headers: tuple[dict, ...] = (),
-) -> dict:
-    """One operation. `headers`: the conditional and idempotency headers it understands (a
-    SessionInfo answer then carries an ETag; a write, whether it was a replay)."""
-    ok = {"description": "OK", "content": _json(_ref(response))}
-    responses = {"200": ok, **ERRORS}
-    if IF_NONE_MATCH in headers:
-        responses["304"] = {"description": "Not modified since that ETag", "headers": ETAG}
-    ok["headers"] = dict(ETAG) if IF_MATCH in headers else {}
-    if IDEMPOTENCY_KEY in headers:
+def _parameter(field, location: str) -> dict:
+    parameter = {
+        "name": field.json_name,
+        "in": location,
+        "required": location == "path",
+        "schema": _schema(field),
+    }
+    if field.description:
+        parameter["description"] = field.description
+    return parameter
+
+
+def _operation(operation: Operation, route: Route, verb: str, operation_id: str) -> dict:
+    """One (route, verb) of a registry operation: its parameters where the registry says they
+    travel, its body, its answer and the errors it can give. The conditional and idempotency
+    headers follow from the operation's `etag` and `writes`."""
+    ok = {"description": "OK", "content": _json(_ref(operation.response.name)), "headers": {}}
+    codes = {"400", "401"} if operation.public else {"400", "401", "403"}
+    codes |= {"404"} if route.parameters else set()
+    codes |= {"409", "422"} if operation.writes else set()
+    codes |= {"412"} if operation.etag else set()
+    codes |= {"502"} if operation.provider else set()
+    responses = {"200": ok, **{code: ERRORS[code] for code in sorted(codes)}}
+    headers: list[dict] = []
+    if operation.writes:
+        headers.append(IDEMPOTENCY_KEY)
         ok["headers"]["Idempotent-Replayed"] = {
             "description": "`true` on the stored answer to an earlier request with this key",
             "schema": {"type": "string"},
         }
-    operation = {
-        "operationId": op_id,
-        "summary": summary,
-        "parameters": ([SESSION_ID] if path_param else []) + list(headers),
+    if operation.etag:
+        ok["headers"].update(ETAG)
+        if not operation.writes:
+            headers.append(IF_NONE_MATCH)
+            responses["304"] = {"description": "Not modified since that ETag", "headers": ETAG}
+        headers.append(IF_MATCH)
+    fields = [(f, operation.location(f, route, verb)) for f in operation.request.all_fields]
+    body = [f for f, location in fields if location == "body"]
+    description = {
+        "operationId": operation_id,
+        "summary": operation.summary,
+        "tags": [operation.tag],
+        "parameters": [_parameter(f, where) for f, where in fields if where != "body"] + headers,
         "responses": responses,
-        "security": [{"basic": []}, {"cookie": []}],
     }
-    if query is not None:
-        for f in query.all_fields:
-            if f.name != "SessionId":
-                operation["parameters"].append(
-                    {
-                        "name": f.json_name,
-                        "in": "query",
-                        "required": False,
-                        "schema": _schema(f),
-                    }
-                )
-    if body is not None:
-        operation["requestBody"] = {"content": _json(_component(body, skip={"SessionId"}))}
-    return operation
+    if not operation.public:
+        description["security"] = [{"basic": []}, {"cookie": []}]
+        description["description"] = f"Required role: {operation.role}"
+    if body:
+        schema = {"type": "object", "properties": {f.json_name: _field_schema(f) for f in body}}
+        description["requestBody"] = {"content": _json(schema)}
+    return description
+
+
+def _field_schema(field) -> dict:
+    schema = _schema(field)
+    if field.description and "$ref" not in schema:
+        schema["description"] = field.description
+    return schema
+
+
+def _schemas() -> dict:
+    """Every DTO an operation answers with, and the DTOs and errors they contain."""
+    schemas: dict[str, dict] = {}
+
+    def add(contract: Contract) -> None:
+        if contract.name in schemas:
+            return
+        schemas[contract.name] = _component(contract)
+        for f in contract.all_fields:
+            if f.item is not None:
+                add(f.item)
+
+    for operation in OPERATIONS.values():
+        add(operation.response)
+    add(contracts.ERROR_RESPONSE)
+    return schemas
 
 
 def build_openapi() -> dict:
-    """The OpenAPI 3 description of the operations, from the wire contracts."""
-    schemas = {
-        c.name: _component(c)
-        for c in (
-            contracts.SESSION_INFO,
-            contracts.SESSION_MEMBER_INFO,
-            contracts.SESSION_LOG_INFO,
-            contracts.CUSTOMER_BREADCRUMB,
-            contracts.APP_GET_ACTIVE_SESSIONS_RESULT,
-            contracts.ERROR_RESPONSE,
-            contracts.RESPONSE_STATUS,
-            contracts.RESPONSE_ERROR,
-            contracts.AUTHENTICATE_RESPONSE,
-            webhook_contracts.WEBHOOK_INFO,
-            webhook_contracts.LIST_WEBHOOKS_RESPONSE,
-        )
-    }
+    """The OpenAPI 3 description of every operation in the registry."""
+    paths: dict[str, dict] = {}
+    seen: dict[str, int] = {}
+    for operation in OPERATIONS.values():
+        for route in operation.routes:
+            for verb in route.verbs:
+                seen[operation.name] = seen.get(operation.name, 0) + 1
+                count = seen[operation.name]
+                operation_id = operation.name if count == 1 else f"{operation.name}_{count}"
+                paths.setdefault(route.path, {})[verb.lower()] = _operation(
+                    operation, route, verb, operation_id
+                )
     return {
         "openapi": "3.0.3",
         "info": {
@@ -154,100 +184,12 @@ def build_openapi() -> dict:
             "description": "Live call sessions. Every route also answers `.json`, `.xml`, `.csv` "
             "suffixes or `?format=`, and `/api/{Operation}` / `/json/reply/{Operation}`.",
         },
-        "paths": {
-            "/sessions/{sessionId}/hold": {
-                "post": _operation(
-                    "HoldSession", "Hold a call", body=contracts.HOLD_SESSION, headers=WRITE
-                )
-            },
-            "/sessions/{sessionId}": {
-                "get": _operation("GetSession", "Get a session", headers=(IF_NONE_MATCH, IF_MATCH)),
-                "patch": _operation(
-                    "PatchSession", "Change a session", query=contracts.PATCH_SESSION, headers=WRITE
-                ),
-                "delete": _operation(
-                    "EndSession", "End a session", query=contracts.END_SESSION, headers=WRITE
-                ),
-            },
-            "/sessions/{sessionId}/conference/members": {
-                "post": _operation(
-                    "AddConferenceMember",
-                    "Invite a member to the conference",
-                    body=contracts.ADD_CONFERENCE_MEMBER,
-                    headers=WRITE,
-                )
-            },
-            "/portal/active-sessions": {
-                "get": _operation(
-                    "AppGetActiveSessions",
-                    "Active sessions",
-                    query=contracts.APP_GET_ACTIVE_SESSIONS,
-                    response="AppGetActiveSessionsResult",
-                    path_param=False,
-                )
-            },
-            **_webhook_paths(),
-            "/auth/credentials": {
-                "post": {
-                    "operationId": "Authenticate",
-                    "summary": "Sign in; starts an ss-id cookie session",
-                    "requestBody": {"content": _json(_component(contracts.AUTHENTICATE))},
-                    "responses": {
-                        "200": {
-                            "description": "OK",
-                            "content": _json(_ref("AuthenticateResponse")),
-                        },
-                        "401": ERRORS["401"],
-                    },
-                }
-            },
-        },
+        "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": _schemas(),
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "ss-id"},
             },
         },
-    }
-
-
-# Webhooks
-
-WEBHOOK_ID = {"name": "webhookId", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _webhook_paths() -> dict:
-    """`/webhooks` and `/webhooks/{webhookId}`: Manager of the account or administrator."""
-    create = _operation(
-        "CreateWebhook",
-        "Subscribe a URL to an account's session events; the only answer with the secret",
-        body=webhook_contracts.CREATE_WEBHOOK,
-        response="WebhookInfo",
-        path_param=False,
-        headers=(IDEMPOTENCY_KEY,),
-    )
-    listing = _operation(
-        "ListWebhooks",
-        "The webhook subscriptions of the accounts you manage",
-        query=webhook_contracts.LIST_WEBHOOKS,
-        response="ListWebhooksResponse",
-        path_param=False,
-    )
-    delete = _operation(
-        "DeleteWebhook",
-        "Delete a webhook subscription",
-        response="WebhookInfo",
-        path_param=False,
-        headers=(IDEMPOTENCY_KEY,),
-    )
-    delete["parameters"].insert(0, WEBHOOK_ID)
-    for operation in (create, listing, delete):
-        for code in ("412", "502"):  # no ETags, no provider
-            operation["responses"].pop(code)
-    for code in ("409", "422"):  # a read has no Idempotency-Key
-        listing["responses"].pop(code)
-    return {
-        "/webhooks": {"get": listing, "post": create},
-        "/webhooks/{webhookId}": {"delete": delete},
     }

@@ -1,232 +1,28 @@
-"""The Evo Voice operations. Each handler reads its request DTO, calls one service or
-selector, and answers one DTO; the documented routes and ServiceStack's predefined routes
-(`/api/{Operation}`, `/json/reply/{Operation}`, ...) share the same handlers."""
+"""The API's views, all generic: which operation a request reaches, with which role, is
+looked up in the operations registry (`operations.py`); the documented routes and ServiceStack's
+predefined routes (`/api/{Operation}`, `/json/reply/{Operation}`, ...) share the handlers."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import orjson
-from django.contrib.auth import authenticate
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.cache import get_conditional_response
-from django.utils.http import parse_etags
 from rest_framework.exceptions import MethodNotAllowed, ParseError
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sessions_app import selectors, services
-from sessions_app.dates import parse_start_date
-from sessions_app.errors import PreconditionFailed, ValidationFailed
-from sessions_app.models import HoldReason, Via
-from sessions_app.webhooks import api as webhook_api
-from sessions_app.webhooks import contracts as webhook_contracts
-from sessions_app.wire import contracts, dto
-from sessions_app.wire.contracts import Contract
+from sessions_app.errors import ValidationFailed
 from sessions_app.wire.jsonfmt import render_json, valid_callback
 
-from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
 from .idempotency import respond_once
+from .operations import Operation, operation_named
 from .parsers import read_limited
-from .permissions import HasUserRole
+from .permissions import HasOperationRole
 from .requests import read_request
-from .wire import WireData, WireResponse
-
-
-def _actor(request: Request) -> services.Actor:
-    return services.Actor(user=request.user, via=Via.API)
-
-
-def _session_id(values: dict) -> str:
-    session_id = values.get("SessionId")
-    if not session_id:
-        raise ValidationFailed.for_field("SessionId", "NotEmpty", "'SessionId' must not be empty.")
-    return session_id
-
-
-def _session_response(request: Request, session_id: str) -> Response:
-    record = selectors.session_record_for(user=request.user, session_id=session_id)
-    return WireResponse(
-        contracts.SESSION_INFO,
-        dto.session_info(record),
-        headers={"ETag": selectors.session_etag(record)},
-    )
-
-
-def _if_match(request: Request) -> list[str] | None:
-    """The `ETag`s a write's `If-Match` accepts ("*": any), or None without the header."""
-    header = request.headers.get("If-Match")
-    return None if header is None else parse_etags(header)
-
-
-def hold_session(request: Request, values: dict) -> Response:
-    """`HoldSession`: hold the session's call (or a member's), answer its `SessionInfo`."""
-    session_id = _session_id(values)
-    services.session_hold(
-        actor=_actor(request),
-        session_id=session_id,
-        call_sid=values.get("CallSid") or None,
-        reason=values.get("Reason") or HoldReason.NONE,
-        if_match=_if_match(request),
-    )
-    return _session_response(request, session_id)
-
-
-def patch_session(request: Request, values: dict) -> Response:
-    """`PatchSession`: change what is given, answer the `SessionInfo`."""
-    session_id = _session_id(values)
-    services.session_patch(
-        actor=_actor(request),
-        session_id=session_id,
-        console_data=values.get("ConsoleData", services.UNSET),
-        call_state=values.get("CallState"),
-        hold_reason=values.get("HoldReason"),
-        queue_state=values.get("QueueState"),
-        if_match=_if_match(request),
-    )
-    return _session_response(request, session_id)
-
-
-def add_conference_member(request: Request, values: dict) -> Response:
-    """`AddConferenceMember`: dial a destination into the conference, answer the
-    `SessionInfo`."""
-    session_id = _session_id(values)
-    services.conference_member_add(
-        actor=_actor(request),
-        session_id=session_id,
-        destination=values.get("Destination"),
-        from_number=values.get("FromNumber") or None,
-        call_sid=values.get("CallSid") or None,
-        if_match=_if_match(request),
-    )
-    return _session_response(request, session_id)
-
-
-def get_active_sessions(request: Request, values: dict) -> Response:
-    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked."""
-    sessions = selectors.session_records_active_for(
-        user=request.user,
-        account_id=values.get("AccountId") or None,
-        customer_id=values.get("CustomerId") or None,
-        start_date=parse_start_date(values.get("StartDate")),
-    )
-    return WireResponse(
-        contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
-    )
-
-
-def get_session(request: Request, values: dict) -> HttpResponseBase:
-    """`GetSession`: one session of the user's, ended or not. With `If-None-Match` naming its
-    current `ETag`, a 304 with no body, decided before the `SessionInfo` is built."""
-    session_id = _session_id(values)
-    if not ({"If-None-Match", "If-Match"} & request.headers.keys()):
-        return _session_response(request, session_id)
-    etag = selectors.session_etag_for(user=request.user, session_id=session_id)
-    conditional = get_conditional_response(request._request, etag=etag)
-    if conditional is not None and conditional.status_code == 412:  # an unmatched `If-Match`
-        raise PreconditionFailed(etag)
-    if conditional is not None:  # 304 Not Modified
-        conditional["ETag"] = etag
-        return conditional
-    return _session_response(request, session_id)
-
-
-def end_session(request: Request, values: dict) -> Response:
-    """`EndSession`: end the session, or hang up one member with `CallSid`."""
-    session_id = _session_id(values)
-    services.session_end(
-        actor=_actor(request),
-        session_id=session_id,
-        call_sid=values.get("CallSid") or None,
-        if_match=_if_match(request),
-    )
-    return _session_response(request, session_id)
-
-
-def _auth_response(request: Request, user, session_id: str | None = None) -> Response:
-    accounts = list(selectors.accounts_visible_to(user).values_list("id", "name"))
-    return WireResponse(
-        contracts.AUTHENTICATE_RESPONSE,
-        {
-            "UserId": user.id,
-            "SessionId": session_id,
-            "UserName": user.get_username(),
-            "DisplayName": user.get_full_name() or user.get_username(),
-            "Roles": user.evo_roles,
-            "Permissions": [],
-            "AccountIds": [account_id for account_id, _ in accounts],
-            "AccountNames": [name for _, name in accounts],
-        },
-    )
-
-
-def authenticate_credentials(request: Request, values: dict) -> Response:
-    """`POST /auth/credentials`: check the password and start an `ss-id` cookie session."""
-    provider = (values.get("provider") or "credentials").lower()
-    if provider == "logout":
-        return logout(request, values)
-    if request.method in SAFE_METHODS:  # never sign in by GET: passwords in URLs end up in logs
-        if not request.user.is_authenticated:
-            return error_wire_response(401, "Unauthorized", "Not Authenticated")
-        return _auth_response(request, request.user)
-    if provider != "credentials":
-        raise ValidationFailed.for_field(
-            "provider", "NotSupported", f"No auth provider '{provider}'."
-        )
-    user = authenticate(
-        request._request,
-        username=values.get("UserName") or "",
-        password=values.get("Password") or "",
-    )
-    if user is None or not user.is_active:
-        return error_wire_response(401, "Unauthorized", "Invalid UserName or Password")
-    response = _auth_response(request, user)
-    token = start_api_session(response, user, remember_me=bool(values.get("RememberMe")))
-    response.data.values["SessionId"] = token
-    return response
-
-
-def logout(request: Request, values: dict) -> Response:
-    """`POST /auth/logout`: end the `ss-id` session."""
-    response = Response(status=204)
-    end_api_session(request, response)
-    return response
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One operation: its request contract, its handler, whether it needs no sign-in and
-    whether it writes (never by GET)."""
-
-    contract: Contract
-    handler: Callable[[Request, dict], Response]
-    public: bool = False
-    writes: bool = False
-
-
-OPERATIONS: dict[str, Operation] = {
-    "HoldSession": Operation(contracts.HOLD_SESSION, hold_session, writes=True),
-    "PatchSession": Operation(contracts.PATCH_SESSION, patch_session, writes=True),
-    "AddConferenceMember": Operation(
-        contracts.ADD_CONFERENCE_MEMBER, add_conference_member, writes=True
-    ),
-    "AppGetActiveSessions": Operation(contracts.APP_GET_ACTIVE_SESSIONS, get_active_sessions),
-    "GetSession": Operation(contracts.GET_SESSION, get_session),
-    "EndSession": Operation(contracts.END_SESSION, end_session, writes=True),
-    "Authenticate": Operation(contracts.AUTHENTICATE, authenticate_credentials, public=True),
-    # Webhooks: a Manager of the account, or a SystemAdministrator
-    "CreateWebhook": Operation(
-        webhook_contracts.CREATE_WEBHOOK, webhook_api.create_webhook, writes=True
-    ),
-    "ListWebhooks": Operation(webhook_contracts.LIST_WEBHOOKS, webhook_api.list_webhooks),
-    "DeleteWebhook": Operation(
-        webhook_contracts.DELETE_WEBHOOK, webhook_api.delete_webhook, writes=True
-    ),
-}
+from .wire import WireData
 
 
 def _read_chunked_body(request: Request) -> None:
@@ -243,22 +39,17 @@ def _read_chunked_body(request: Request) -> None:
     django_request.META["CONTENT_LENGTH"] = str(len(body))
 
 
-# The routes' path parameters and the request DTO fields they bind.
-PATH_FIELDS = {"session_id": "SessionId", "provider": "provider", "webhook_id": "WebhookId"}
-
-
 class OperationView(APIView):
-    """Base: `methods` maps HTTP verbs to operation names; any verb not listed is a 405."""
+    """A documented route: `methods` maps its HTTP verbs (lower case) to their operations;
+    any verb not listed is a 405. `urls.py` makes one subclass per route path."""
 
-    methods: dict[str, str] = {}
+    methods: dict[str, Operation] = {}
 
     def get_permissions(self):
-        operation = OPERATIONS.get(self._operation_name())
-        if operation is not None and operation.public:
-            return [AllowAny()]
-        return [HasUserRole()]
+        operation = self.operation()
+        return [AllowAny()] if operation is not None and operation.public else [HasOperationRole()]
 
-    def _operation_name(self) -> str | None:
+    def operation(self) -> Operation | None:
         verb = self.request.method.lower()
         # HEAD is GET without the body (Django answers it with the GET handler).
         return self.methods.get("get" if verb == "head" else verb)
@@ -283,7 +74,7 @@ class OperationView(APIView):
         # The predefined routes answer any verb, but never a write by GET or HEAD: a cross-site
         # link would carry the browser's portal cookie or cached Basic credentials, and CSRF
         # checks only cover unsafe verbs. (ServiceStack clients send writes with POST.)
-        operation = OPERATIONS.get(self._operation_name() or "")
+        operation = self.operation()
         if operation is not None and operation.writes and request.method in SAFE_METHODS:
             raise MethodNotAllowed(request.method)
 
@@ -292,19 +83,16 @@ class OperationView(APIView):
         return Response(status=204)
 
     def _run(self, request: Request, **kwargs) -> Response:
-        operation = OPERATIONS[self._operation_name()]
-        path = {field: kwargs[name] for name, field in PATH_FIELDS.items() if kwargs.get(name)}
+        operation = self.operation()
+        # The route's `{parameters}`, bound to the request DTO's fields by name.
+        path = {name: value for name, value in kwargs.items() if name != "format" and value}
         values = read_request(
-            operation.contract, query=request.query_params, body=request.data, path=path
+            operation.request, query=request.query_params, body=request.data, path=path
         )
         if not operation.writes:
             return operation.handler(request, values)
         return respond_once(
-            self,
-            request,
-            operation.contract.name,
-            values,
-            lambda: operation.handler(request, values),
+            self, request, operation.name, values, lambda: operation.handler(request, values)
         )
 
     def __init_subclass__(cls, **kwargs):
@@ -314,46 +102,15 @@ class OperationView(APIView):
             setattr(cls, verb, cls._run)
 
 
-class HoldSessionView(OperationView):
-    """`POST /sessions/{sessionId}/hold`."""
-
-    methods = {"post": "HoldSession"}
-
-
-class SessionView(OperationView):
-    """`GET`, `PATCH` and `DELETE /sessions/{sessionId}`."""
-
-    methods = {"get": "GetSession", "patch": "PatchSession", "delete": "EndSession"}
-
-
-class ConferenceMembersView(OperationView):
-    """`POST /sessions/{sessionId}/conference/members`."""
-
-    methods = {"post": "AddConferenceMember"}
-
-
-class ActiveSessionsView(OperationView):
-    """`GET /portal/active-sessions`."""
-
-    methods = {"get": "AppGetActiveSessions"}
-
-
-class AuthView(OperationView):
-    """`/auth` (GET: who am I), `/auth/credentials` and `/auth/{provider}` (POST: sign in)."""
-
-    methods = {"get": "Authenticate", "post": "Authenticate"}
-
-
 class PredefinedRouteView(OperationView):
     """ServiceStack's predefined routes: `/api/{Operation}` and `/{format}/reply/{Operation}`,
     answering any verb, as the official ServiceStack clients call them."""
 
-    def _operation_name(self) -> str | None:
-        name = self.kwargs.get("operation", "")
-        return next((op for op in OPERATIONS if op.lower() == name.lower()), None)
+    def operation(self) -> Operation | None:
+        return operation_named(self.kwargs.get("operation", ""))
 
     def handle(self, request, *args, **kwargs):
-        if self._operation_name() is None:
+        if self.operation() is None:
             return error_wire_response(
                 404, "NotFound", f"Unknown operation '{kwargs.get('operation')}'"
             )
@@ -371,15 +128,15 @@ class BatchView(PredefinedRouteView):
     before it. With an `Idempotency-Key`, the batch as a whole is the request."""
 
     def _run(self, request: Request, **kwargs) -> HttpResponseBase:
-        operation = OPERATIONS[self._operation_name()]
+        operation = self.operation()
         if operation.public:
-            raise ValidationFailed(f"{operation.contract.name} cannot be batched")
+            raise ValidationFailed(f"{operation.name} cannot be batched")
         items = _batch_items(request)
-        batch = [read_request(operation.contract, query={}, body=item, path={}) for item in items]
+        batch = [read_request(operation.request, query={}, body=item, path={}) for item in items]
         run = partial(self._run_batch, request, operation, batch)
         if not operation.writes:
             return run()
-        return respond_once(self, request, f"{operation.contract.name}[]", batch, run)
+        return respond_once(self, request, f"{operation.name}[]", batch, run)
 
     def _run_batch(self, request: Request, operation: Operation, batch: list[dict]):
         bodies = []
@@ -391,7 +148,7 @@ class BatchView(PredefinedRouteView):
             data = getattr(response, "data", None)
             if not isinstance(data, WireData):  # e.g. a 304 of a conditional read
                 return self._failed(
-                    ValidationFailed(f"{operation.contract.name} cannot answer in a batch"), index
+                    ValidationFailed(f"{operation.name} cannot answer in a batch"), index
                 )
             bodies.append(render_json(data.contract, data.values))
         answer = HttpResponse(
@@ -432,15 +189,3 @@ class UnknownRouteView(APIView):
         return error_wire_response(404, "NotFound", f"No route for {request.path}")
 
     get = post = put = patch = delete = handle
-
-
-class WebhooksView(OperationView):
-    """`GET /webhooks` (list) and `POST /webhooks` (create)."""
-
-    methods = {"get": "ListWebhooks", "post": "CreateWebhook"}
-
-
-class WebhookView(OperationView):
-    """`DELETE /webhooks/{webhookId}`."""
-
-    methods = {"delete": "DeleteWebhook"}

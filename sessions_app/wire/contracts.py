@@ -39,13 +39,18 @@ _WORD_START = re.compile(r"(?<!^)(?=[A-Z])")
 @dataclass(frozen=True)
 class Field:
     """One DataMember. `enum` is the enum type of an ENUM field; `source` is the key of the
-    field's value in a record (`selectors.session_records`), by default the snake_case name."""
+    field's value in a record (`selectors.session_records`), by default the snake_case name;
+    `description` is Evo Voice's own `[ApiMember(Description=...)]`, word for word."""
 
     name: str
     kind: str = STRING
     item: "Contract | None" = None
     enum: type[WireEnum] | None = None
     source: str = ""
+    # What the metadata pages, OpenAPI and generated client types say about the field.
+    description: str = ""
+    # A nullable value type (`SessionCallState?`): an enum a request may leave out.
+    nullable: bool = False
     # ServiceStack's camelCase: only the first letter is lowered (`CallSid` -> `callSid`).
     json_name: str = field(init=False)
 
@@ -94,11 +99,11 @@ ENTITY_INFO = Contract(
     "EntityInfo",
     NS_API,
     (
-        Field("Id"),
-        Field("DateCreated"),
-        Field("DateLastModified"),
-        Field("CreatedBy"),
-        Field("LastModifiedBy"),
+        Field("Id", description="The ID of the object"),
+        Field("DateCreated", description="The date the object was created"),
+        Field("DateLastModified", description="The date the object was last modified"),
+        Field("CreatedBy", description="The user that created this object"),
+        Field("LastModifiedBy", description="The user that last modified this object"),
     ),
 )
 
@@ -127,42 +132,84 @@ SESSION_INFO = Contract(
     "SessionInfo",
     NS_SESSIONS,
     (
-        Field("DialState", ENUM, enum=SessionDialState),
-        Field("CallState", ENUM, enum=SessionCallState),
-        Field("QueueState", ENUM, enum=SessionQueueStates),
-        Field("AccountId"),
-        Field("AccountName", source="account__name"),
-        Field("CustomerId"),
-        Field("CustomerBreadcrumb", LIST, CUSTOMER_BREADCRUMB, source="breadcrumb"),
-        Field("CustomerName", source="customer__name"),
-        Field("EndpointId"),
-        Field("EndpointName", source="endpoint__name"),
-        Field("DateCompleted"),
-        Field("Destination"),
-        Field("ToAddress"),
-        Field("FromAddress"),
-        Field("FromName"),
-        Field("AnsweredByName"),
-        Field("QueueMemberId"),
-        Field("Channel", ENUM, enum=FlowChannels),
-        Field("Ended", BOOL),
-        Field("Outcome"),
-        Field("CallSid"),
-        Field("ConsoleData"),
-        Field("HoldQueueName"),
-        Field("HeldByUserId"),
-        Field("HoldReason", ENUM, enum=SessionHoldReasons),
-        Field("ConferenceSid"),
-        Field("DisplayName"),
-        Field("Log", LIST, SESSION_LOG_INFO),
-        Field("Members", LIST, SESSION_MEMBER_INFO),
-        Field("CallbackNumber"),
-        Field("AnsweredById"),
-        Field("Direction", ENUM, enum=SessionDirections),
-        Field("FromPhoneNumber"),
-        Field("MostRecentParticipantCallSid"),
-        Field("WasMissed", BOOL),
-        Field("RingQueueId"),
+        Field("DialState", ENUM, enum=SessionDialState, description="The state of the session"),
+        Field(
+            "CallState", ENUM, enum=SessionCallState, description="The call state of the session"
+        ),
+        Field(
+            "QueueState",
+            ENUM,
+            enum=SessionQueueStates,
+            description="The queue state of the session",
+        ),
+        Field("AccountId", description="The ID of the account associated with the flow"),
+        Field(
+            "AccountName",
+            source="account__name",
+            description="The name of the account associated with the session",
+        ),
+        Field("CustomerId", description="The ID of the customer this session is associated with"),
+        Field(
+            "CustomerBreadcrumb",
+            LIST,
+            CUSTOMER_BREADCRUMB,
+            source="breadcrumb",
+            description="The customer breadcrumb this session is associated with",
+        ),
+        Field(
+            "CustomerName",
+            source="customer__name",
+            description="The name of the customer this session is associated with",
+        ),
+        Field("EndpointId", description="The ID of the endpoint associated with this session"),
+        Field(
+            "EndpointName",
+            source="endpoint__name",
+            description="The name of the endpoint associated with this session",
+        ),
+        Field("DateCompleted", description="The date the call completed"),
+        Field(
+            "Destination",
+            description="The destination of the session (e.g. what was entered into the Dial box)",
+        ),
+        Field("ToAddress", description="The to address if any"),
+        Field("FromAddress", description="The from address if any"),
+        Field("FromName", description="The from name if any"),
+        Field("AnsweredByName", description="Answered by name (if any)"),
+        Field("QueueMemberId", description="The ID of the queue member assigned to this call"),
+        Field("Channel", ENUM, enum=FlowChannels, description="The flow channel"),
+        Field("Ended", BOOL, description="Has the session ended"),
+        Field("Outcome", description="The outcome of the call"),
+        Field("CallSid", description="The twilio Call SID of this session"),
+        Field("ConsoleData", description="Any console data for this session"),
+        Field("HoldQueueName", description="The name of the hold queue for this call"),
+        Field("HeldByUserId", description="The user ID who put this call on hold"),
+        Field("HoldReason", ENUM, enum=SessionHoldReasons, description="The reason for the hold"),
+        Field("ConferenceSid", description="The SID of the conference if in a conference call"),
+        Field("DisplayName", description="The display name for this session"),
+        Field("Log", LIST, SESSION_LOG_INFO, description="The log entries for this session"),
+        Field("Members", LIST, SESSION_MEMBER_INFO, description="The members of this session"),
+        Field(
+            "CallbackNumber",
+            description="The callback number (typically used for SIP to User calls)",
+        ),
+        Field("AnsweredById", description="The ID of the endpoint that answered"),
+        Field(
+            "Direction",
+            ENUM,
+            enum=SessionDirections,
+            description="Is this session incoming or outgoing?",
+        ),
+        Field(
+            "FromPhoneNumber",
+            description="The phone number that this session is coming from (used with SMS chats)",
+        ),
+        Field(
+            "MostRecentParticipantCallSid",
+            description="The Call SID of the most recently added conference participant",
+        ),
+        Field("WasMissed", BOOL, description="Was this session missed?"),
+        Field("RingQueueId", description="The ring queue that the call is currently in"),
     ),
     base=ENTITY_INFO,
 )
@@ -216,7 +263,16 @@ AUTHENTICATE_RESPONSE = Contract(
 HOLD_SESSION = Contract(
     "HoldSession",
     NS_SESSIONS,
-    (Field("SessionId"), Field("CallSid"), Field("Reason", ENUM, enum=SessionHoldReasons)),
+    (
+        Field("CallSid", description="The local call SID"),
+        Field("SessionId", description="The ID of the session to hold"),
+        Field(
+            "Reason",
+            ENUM,
+            enum=SessionHoldReasons,
+            description="The reason you are holding this call",
+        ),
+    ),
 )
 PATCH_SESSION = Contract(
     "PatchSession",
@@ -224,15 +280,20 @@ PATCH_SESSION = Contract(
     (
         Field("SessionId"),
         Field("ConsoleData"),
-        Field("CallState", ENUM, enum=SessionCallState),
-        Field("HoldReason", ENUM, enum=SessionHoldReasons),
-        Field("QueueState", ENUM, enum=SessionQueueStates),
+        Field("CallState", ENUM, enum=SessionCallState, nullable=True),
+        Field("HoldReason", ENUM, enum=SessionHoldReasons, nullable=True),
+        Field("QueueState", ENUM, enum=SessionQueueStates, nullable=True),
     ),
 )
 ADD_CONFERENCE_MEMBER = Contract(
     "AddConferenceMember",
     NS_SESSIONS,
-    (Field("SessionId"), Field("CallSid"), Field("Destination"), Field("FromNumber")),
+    (
+        Field("SessionId", description="The ID of the active session"),
+        Field("CallSid", description="The sid of the active call that is on the voice device"),
+        Field("Destination", description="The party to invite to the conference"),
+        Field("FromNumber", description="The FROM (caller ID) to use"),
+    ),
 )
 APP_GET_ACTIVE_SESSIONS = Contract(
     "AppGetActiveSessions",

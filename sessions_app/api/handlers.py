@@ -1,0 +1,181 @@
+"""The handlers of the session and sign-in operations: each reads its request DTO's values,
+calls one service or selector, and answers one DTO. Which routes, verbs and roles lead here is
+declared once, in the operations registry (`operations.py`)."""
+
+from django.contrib.auth import authenticate
+from django.http.response import HttpResponseBase
+from django.utils.cache import get_conditional_response
+from django.utils.http import parse_etags
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from sessions_app import selectors, services
+from sessions_app.dates import parse_start_date
+from sessions_app.errors import PreconditionFailed, ValidationFailed
+from sessions_app.models import HoldReason, Via
+from sessions_app.wire import contracts, dto
+
+from .authentication import end_api_session, start_api_session
+from .errors import error_wire_response
+from .wire import WireResponse
+
+
+def _actor(request: Request) -> services.Actor:
+    return services.Actor(user=request.user, via=Via.API)
+
+
+def _session_id(values: dict) -> str:
+    session_id = values.get("SessionId")
+    if not session_id:
+        raise ValidationFailed.for_field("SessionId", "NotEmpty", "'SessionId' must not be empty.")
+    return session_id
+
+
+def _session_response(request: Request, session_id: str) -> Response:
+    record = selectors.session_record_for(user=request.user, session_id=session_id)
+    return WireResponse(
+        contracts.SESSION_INFO,
+        dto.session_info(record),
+        headers={"ETag": selectors.session_etag(record)},
+    )
+
+
+def _if_match(request: Request) -> list[str] | None:
+    """The `ETag`s a write's `If-Match` accepts ("*": any), or None without the header."""
+    header = request.headers.get("If-Match")
+    return None if header is None else parse_etags(header)
+
+
+def hold_session(request: Request, values: dict) -> Response:
+    """`HoldSession`: hold the session's call (or a member's), answer its `SessionInfo`."""
+    session_id = _session_id(values)
+    services.session_hold(
+        actor=_actor(request),
+        session_id=session_id,
+        call_sid=values.get("CallSid") or None,
+        reason=values.get("Reason") or HoldReason.NONE,
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
+def patch_session(request: Request, values: dict) -> Response:
+    """`PatchSession`: change what is given, answer the `SessionInfo`."""
+    session_id = _session_id(values)
+    services.session_patch(
+        actor=_actor(request),
+        session_id=session_id,
+        console_data=values.get("ConsoleData", services.UNSET),
+        call_state=values.get("CallState"),
+        hold_reason=values.get("HoldReason"),
+        queue_state=values.get("QueueState"),
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
+def add_conference_member(request: Request, values: dict) -> Response:
+    """`AddConferenceMember`: dial a destination into the conference, answer the
+    `SessionInfo`."""
+    session_id = _session_id(values)
+    services.conference_member_add(
+        actor=_actor(request),
+        session_id=session_id,
+        destination=values.get("Destination"),
+        from_number=values.get("FromNumber") or None,
+        call_sid=values.get("CallSid") or None,
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
+def get_active_sessions(request: Request, values: dict) -> Response:
+    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked."""
+    sessions = selectors.session_records_active_for(
+        user=request.user,
+        account_id=values.get("AccountId") or None,
+        customer_id=values.get("CustomerId") or None,
+        start_date=parse_start_date(values.get("StartDate")),
+    )
+    return WireResponse(
+        contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
+    )
+
+
+def get_session(request: Request, values: dict) -> HttpResponseBase:
+    """`GetSession`: one session of the user's, ended or not. With `If-None-Match` naming its
+    current `ETag`, a 304 with no body, decided before the `SessionInfo` is built."""
+    session_id = _session_id(values)
+    if not ({"If-None-Match", "If-Match"} & request.headers.keys()):
+        return _session_response(request, session_id)
+    etag = selectors.session_etag_for(user=request.user, session_id=session_id)
+    conditional = get_conditional_response(request._request, etag=etag)
+    if conditional is not None and conditional.status_code == 412:  # an unmatched `If-Match`
+        raise PreconditionFailed(etag)
+    if conditional is not None:  # 304 Not Modified
+        conditional["ETag"] = etag
+        return conditional
+    return _session_response(request, session_id)
+
+
+def end_session(request: Request, values: dict) -> Response:
+    """`EndSession`: end the session, or hang up one member with `CallSid`."""
+    session_id = _session_id(values)
+    services.session_end(
+        actor=_actor(request),
+        session_id=session_id,
+        call_sid=values.get("CallSid") or None,
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
+def _auth_response(request: Request, user, session_id: str | None = None) -> Response:
+    accounts = list(selectors.accounts_visible_to(user).values_list("id", "name"))
+    return WireResponse(
+        contracts.AUTHENTICATE_RESPONSE,
+        {
+            "UserId": user.id,
+            "SessionId": session_id,
+            "UserName": user.get_username(),
+            "DisplayName": user.get_full_name() or user.get_username(),
+            "Roles": user.evo_roles,
+            "Permissions": [],
+            "AccountIds": [account_id for account_id, _ in accounts],
+            "AccountNames": [name for _, name in accounts],
+        },
+    )
+
+
+def authenticate_credentials(request: Request, values: dict) -> Response:
+    """`POST /auth/credentials`: check the password and start an `ss-id` cookie session."""
+    provider = (values.get("provider") or "credentials").lower()
+    if provider == "logout":
+        return logout(request, values)
+    if request.method in SAFE_METHODS:  # never sign in by GET: passwords in URLs end up in logs
+        if not request.user.is_authenticated:
+            return error_wire_response(401, "Unauthorized", "Not Authenticated")
+        return _auth_response(request, request.user)
+    if provider != "credentials":
+        raise ValidationFailed.for_field(
+            "provider", "NotSupported", f"No auth provider '{provider}'."
+        )
+    user = authenticate(
+        request._request,
+        username=values.get("UserName") or "",
+        password=values.get("Password") or "",
+    )
+    if user is None or not user.is_active:
+        return error_wire_response(401, "Unauthorized", "Invalid UserName or Password")
+    response = _auth_response(request, user)
+    token = start_api_session(response, user, remember_me=bool(values.get("RememberMe")))
+    response.data.values["SessionId"] = token
+    return response
+
+
+def logout(request: Request, values: dict) -> Response:
+    """`POST /auth/logout`: end the `ss-id` session."""
+    response = Response(status=204)
+    end_api_session(request, response)
+    return response
