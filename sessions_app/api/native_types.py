@@ -181,7 +181,8 @@ def _ts_comment(text: str, options: Options, indent: str = "") -> list[str]:
 
 def _typescript(options: Options, declarations: bool = False) -> str:
     kinds, operations = _selected(options)
-    optional = "?" if options.flag("MakePropertiesOptional") else ""
+    # Required members of a class are definitely assigned (`!`): `tsc --strict` accepts them.
+    optional = "?" if options.flag("MakePropertiesOptional") else ("" if declarations else "!")
     out = ["/* " + "\n".join(options.header("//")) + "\n*/", ""]
     body: list[str] = []
     if options.flag("AddServiceStackTypes"):
