@@ -228,11 +228,13 @@ REST_FRAMEWORK = {
         "sessions_app.api.renderers.ServiceStackXMLRenderer",
         "sessions_app.api.renderers.ServiceStackCSVRenderer",
         "sessions_app.api.renderers.JSONPRenderer",
+        "sessions_app.api.renderers.ServiceStackJSVRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
         "sessions_app.api.parsers.JSONParser",
         "sessions_app.api.parsers.XMLParser",
         "sessions_app.api.parsers.CSVParser",
+        "sessions_app.api.parsers.JSVParser",
         "sessions_app.api.parsers.UnlabelledJSONParser",
         "rest_framework.parsers.FormParser",
     ],

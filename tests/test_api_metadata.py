@@ -149,14 +149,14 @@ def test_the_index_lists_every_operation_with_a_page_per_format(client, db):
     body = response.content.decode()
     assert response.status_code == 200
     for name in OPERATIONS:
-        for fmt in ("json", "xml", "csv"):
+        for fmt in ("json", "xml", "csv", "jsv"):
             assert f'href="/{fmt}/metadata?op={name}"' in body
     assert "/types" in body
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 def test_every_operation_has_a_page_in_every_format(client, db, name):
-    for fmt in ("json", "xml", "csv"):
+    for fmt in ("json", "xml", "csv", "jsv"):
         parsed = page(client, fmt, name)
         assert parsed.rows[0] != []
         assert len(parsed.pres) == 2

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_safe
 from sessions_app.wire.contracts import Contract
 from sessions_app.wire.csvfmt import render_csv
 from sessions_app.wire.jsonfmt import render_json
+from sessions_app.wire.jsvfmt import render_jsv
 from sessions_app.wire.typeinfo import referenced_types, sample_values, type_name
 from sessions_app.wire.xmlfmt import render_xml
 
@@ -21,6 +22,7 @@ FORMATS = {
     "json": ("application/json", render_json),
     "xml": ("application/xml", render_xml),
     "csv": ("text/csv", render_csv),
+    "jsv": ("text/jsv", render_jsv),
 }
 # The verbs that send the request DTO as a body (the others send it in the query string).
 _BODY_VERBS = {"POST", "PUT", "PATCH"}

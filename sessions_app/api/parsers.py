@@ -1,4 +1,4 @@
-"""Request body parsers: JSON, XML (parsed safely), CSV and forms, each giving a flat dict.
+"""Request body parsers: JSON, XML (parsed safely), CSV, JSV and forms, each giving a dict.
 
 Every parser reads at most `DATA_UPLOAD_MAX_MEMORY_SIZE` bytes; a larger body is a 413.
 Key case is left alone here: `requests.read_request` matches names case-insensitively.
@@ -15,6 +15,7 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 
 from sessions_app.wire.contracts import NS_XSI
+from sessions_app.wire.jsvfmt import JSVError, parse_jsv
 
 from .errors import PayloadTooLarge
 
@@ -117,3 +118,19 @@ class CSVParser(BaseParser):
         if len(rows) != 2 or len(rows[0]) != len(rows[1]):
             raise ParseError("A CSV request is a header row and one record")
         return {name: value for name, value in zip(rows[0], rows[1], strict=True) if value != ""}
+
+
+class JSVParser(BaseParser):
+    """A JSV request DTO (`text/jsv`): `{SessionId:abc,Reason:Transferring}`."""
+
+    media_type = "text/jsv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = read_limited(stream)
+        try:
+            data = parse_jsv(body.decode("utf-8-sig")) if body.strip() else {}
+        except (UnicodeDecodeError, JSVError) as error:
+            raise ParseError(f"Malformed JSV: {error}") from None
+        if not isinstance(data, dict):
+            raise ParseError("The JSV body must be an object")
+        return data

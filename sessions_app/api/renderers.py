@@ -4,6 +4,7 @@ from rest_framework.renderers import BaseRenderer
 
 from sessions_app.wire.csvfmt import render_csv
 from sessions_app.wire.jsonfmt import render_json, render_jsonp, valid_callback
+from sessions_app.wire.jsvfmt import render_jsv
 from sessions_app.wire.xmlfmt import render_xml
 
 from .wire import WireData
@@ -66,3 +67,13 @@ class ServiceStackCSVRenderer(_WireRenderer):
 
     def encode(self, data: WireData) -> bytes:
         return render_csv(data.contract, data.values)
+
+
+class ServiceStackJSVRenderer(_WireRenderer):
+    """JSV, ServiceStack's own text format: `{Name:Value,...}`."""
+
+    media_type = "text/jsv"
+    format = "jsv"
+
+    def encode(self, data: WireData) -> bytes:
+        return render_jsv(data.contract, data.values)

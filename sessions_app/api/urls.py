@@ -7,7 +7,7 @@ from django.urls import re_path
 from . import metadata, native_types, server_events, views
 from .operations import Route, routes_by_path
 
-SUFFIX = r"(?:\.(?P<format>json|xml|csv|jsonp))?"
+SUFFIX = r"(?:\.(?P<format>json|xml|csv|jsv|jsonp))?"
 
 
 def _documented_routes() -> list:
@@ -29,13 +29,13 @@ urlpatterns = [
     re_path(r"^(?:api|json/reply)/(?P<operation>[A-Za-z]+)\[\]$", views.BatchView.as_view()),
     re_path(rf"^api/(?P<operation>[A-Za-z]+){SUFFIX}$", views.PredefinedRouteView.as_view()),
     re_path(
-        r"^(?P<format>json|xml|csv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",
+        r"^(?P<format>json|xml|csv|jsv)/(?:reply|oneway)/(?P<operation>[A-Za-z]+)$",
         views.PredefinedRouteView.as_view(),
     ),
     # Metadata pages and Add ServiceStack Reference, from the operations registry
     re_path(r"^metadata$", metadata.metadata_index, name="metadata"),
     re_path(
-        r"^(?P<format>json|xml|csv)/metadata$",
+        r"^(?P<format>json|xml|csv|jsv)/metadata$",
         metadata.operation_metadata,
         name="operation_metadata",
     ),
@@ -52,7 +52,7 @@ urlpatterns = [
     ),
     # [\s\S], not `.`: a path with a newline in it (`%0A`) is an API 404 too, not the portal's.
     re_path(
-        r"^(?:sessions|api|json|xml|csv|auth|portal/active-sessions|webhooks|types)(?:[/.][\s\S]*)?$",
+        r"^(?:sessions|api|json|xml|csv|jsv|auth|portal/active-sessions|webhooks|types)(?:[/.][\s\S]*)?$",
         views.UnknownRouteView.as_view(),
     ),
 ]

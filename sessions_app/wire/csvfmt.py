@@ -9,38 +9,14 @@ import csv
 import io
 
 from .contracts import LIST, OBJECT, STRING_MAP, Contract
-
-_JSV_SPECIAL = set('[]{},"\r\n\t ')
-
-
-def _jsv_string(value: str) -> str:
-    if value == "" or any(ch in _JSV_SPECIAL for ch in value):
-        return '"' + value.replace('"', '""') + '"'
-    return value
-
-
-def _jsv(value, item: Contract | None = None) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ",".join(_jsv(v, item) for v in value) + "]"
-    if isinstance(value, dict) and item is not None:
-        parts = []
-        for f in item.all_fields:
-            v = value.get(f.name)
-            if v is not None:
-                parts.append(f"{f.name}:{_jsv(v, f.item)}")
-        return "{" + ",".join(parts) + "}"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_jsv_string(str(k))}:{_jsv(v)}" for k, v in value.items()) + "}"
-    return _jsv_string(str(value))
+from .jsvfmt import jsv_value
 
 
 def _cell(f, value) -> str:
     if value is None:
         return ""
     if f.kind in (LIST, STRING_MAP, OBJECT):
-        return _jsv(value, f.item)
+        return jsv_value(value, f.item)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
