@@ -239,6 +239,17 @@ def test_typescriptd_ref_generates_declarations_that_compile_strictly(server, db
 
 
 @needs_node
+def test_csharp_ref_saves_the_csharp_dtos(server, db, workdir):
+    """No .NET on these machines to compile it: the tool accepts it, and it says what a C#
+    client needs (routes, IReturn markers, nullable enums)."""
+    assert "Saved to: dtos.cs" in _run(["csharp-ref", server], workdir)
+    text = (workdir / "dtos.cs").read_text()
+    assert "namespace Voice.Api" in text
+    assert '[Route("/sessions/{sessionId}", "PATCH")]' in text
+    assert "public partial class PatchSession : IReturn<SessionInfo>, IPatch" in text
+
+
+@needs_node
 def test_typescript_ref_updates_a_reference_with_the_options_in_its_header(server, db, workdir):
     _run(["typescript-ref", server, "dtos.ts"], workdir)
     dtos = workdir / "dtos.ts"
