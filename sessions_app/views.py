@@ -325,5 +325,11 @@ def openapi_json(request: HttpRequest) -> JsonResponse:
 
 
 def api_docs(request: HttpRequest) -> HttpResponse:
-    """The API's description as a readable page."""
-    return render(request, "api_docs.html", {"spec": build_openapi()})
+    """The API's description as a readable page. The schemas' fields are given as lists: a
+    template would read `properties.items` of a schema with an `items` field as that field."""
+    spec = build_openapi()
+    schemas = [
+        (name, list(schema["properties"].items()))
+        for name, schema in spec["components"]["schemas"].items()
+    ]
+    return render(request, "api_docs.html", {"spec": spec, "schemas": schemas})

@@ -3,12 +3,25 @@ description cannot drift from what is served."""
 
 from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts
-from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract
+from sessions_app.wire.contracts import (
+    BOOL,
+    DATE,
+    ENUM,
+    INT,
+    LIST,
+    OBJECT,
+    STRING_MAP,
+    Contract,
+)
 
 
 def _schema(field) -> dict:
     if field.kind == BOOL:
         return {"type": "boolean"}
+    if field.kind == INT:
+        return {"type": "integer", "format": "int32"}
+    if field.kind == DATE:
+        return {"type": "string", "format": "date-time"}
     if field.kind == ENUM:
         return {"type": "string", "enum": field.enum.values()}
     if field.kind == LIST:
@@ -115,14 +128,11 @@ def _operation(
     if query is not None:
         for f in query.all_fields:
             if f.name != "SessionId":
-                operation["parameters"].append(
-                    {
-                        "name": f.json_name,
-                        "in": "query",
-                        "required": False,
-                        "schema": _schema(f),
-                    }
-                )
+                parameter = {"name": f.json_name, "in": "query", "required": False}
+                parameter["schema"] = _schema(f)
+                if f.kind == LIST:  # `?accountIds=a,b` (or the key repeated)
+                    parameter.update(style="form", explode=False)
+                operation["parameters"].append(parameter)
     if body is not None:
         operation["requestBody"] = {"content": _json(_component(body, skip={"SessionId"}))}
     return operation
@@ -138,6 +148,7 @@ def build_openapi() -> dict:
             contracts.SESSION_LOG_INFO,
             contracts.CUSTOMER_BREADCRUMB,
             contracts.APP_GET_ACTIVE_SESSIONS_RESULT,
+            contracts.LIST_RESPONSE_OF_SESSION_INFO,
             contracts.ERROR_RESPONSE,
             contracts.RESPONSE_STATUS,
             contracts.RESPONSE_ERROR,
@@ -186,6 +197,7 @@ def build_openapi() -> dict:
                     path_param=False,
                 )
             },
+            "/sessions": {"get": _list_sessions()},
             **_webhook_paths(),
             "/auth/credentials": {
                 "post": {
@@ -210,6 +222,27 @@ def build_openapi() -> dict:
             },
         },
     }
+
+
+def _list_sessions() -> dict:
+    """`GET /sessions`: a read, with no ETag, no Idempotency-Key and no provider."""
+    operation = _operation(
+        "ListSessions",
+        "Sessions (ended ones included), filtered, sorted and paged: Page from 0, CountPerPage "
+        "25 by default and at most 1000; All: every match, at most 1000; SimplifiedPaging: "
+        "TotalCount and TotalPages are not counted (0). SortField: Id, DateCreated (default), "
+        "DateLastModified, DateCompleted, AccountId, AccountName, CustomerId, CustomerName, "
+        "EndpointId, EndpointName, CallState, Channel, Direction, Ended, FromAddress, FromName, "
+        "ToAddress, Destination or DisplayName. CustomerIds include sub-customers; From, To and "
+        "Log match text they contain, ignoring case (Log searches at most 5000 sessions: narrow "
+        "the list first); ParentSessionId matches nothing (sessions have no parent).",
+        query=contracts.LIST_SESSIONS,
+        response=contracts.LIST_RESPONSE_OF_SESSION_INFO.name,
+        path_param=False,
+    )
+    for code in ("404", "409", "412", "422", "502"):
+        operation["responses"].pop(code)
+    return operation
 
 
 # Webhooks

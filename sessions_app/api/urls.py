@@ -16,6 +16,7 @@ urlpatterns = [
         rf"^sessions/{SESSION}/conference/members{SUFFIX}$", views.ConferenceMembersView.as_view()
     ),
     re_path(rf"^sessions/{SESSION}{SUFFIX}$", views.SessionView.as_view()),
+    re_path(rf"^sessions{SUFFIX}$", views.SessionsView.as_view()),
     re_path(rf"^portal/active-sessions{SUFFIX}$", views.ActiveSessionsView.as_view()),
     re_path(rf"^auth(?:/(?P<provider>credentials|logout))?{SUFFIX}$", views.AuthView.as_view()),
     # Webhooks

@@ -31,6 +31,7 @@ from sessions_app.wire.jsonfmt import render_json, valid_callback
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
 from .idempotency import respond_once
+from .listing import list_sessions_arguments
 from .parsers import read_limited
 from .permissions import HasUserRole
 from .requests import read_request
@@ -116,6 +117,21 @@ def get_active_sessions(request: Request, values: dict) -> Response:
     )
     return WireResponse(
         contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
+    )
+
+
+def list_sessions(request: Request, values: dict) -> Response:
+    """`ListSessions`: one page of the user's sessions, ended ones included, narrowed, sorted
+    and paged as asked (`listing.py` reads the request)."""
+    page = selectors.session_page_for(user=request.user, **list_sessions_arguments(values))
+    return WireResponse(
+        contracts.LIST_RESPONSE_OF_SESSION_INFO,
+        dto.list_response(
+            page.records,
+            total_count=page.total_count,
+            total_pages=page.total_pages,
+            has_more_pages=page.has_more_pages,
+        ),
     )
 
 
@@ -216,6 +232,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "AppGetActiveSessions": Operation(contracts.APP_GET_ACTIVE_SESSIONS, get_active_sessions),
     "GetSession": Operation(contracts.GET_SESSION, get_session),
+    "ListSessions": Operation(contracts.LIST_SESSIONS, list_sessions),
     "EndSession": Operation(contracts.END_SESSION, end_session, writes=True),
     "Authenticate": Operation(contracts.AUTHENTICATE, authenticate_credentials, public=True),
     # Webhooks: a Manager of the account, or a SystemAdministrator
@@ -324,6 +341,12 @@ class SessionView(OperationView):
     """`GET`, `PATCH` and `DELETE /sessions/{sessionId}`."""
 
     methods = {"get": "GetSession", "patch": "PatchSession", "delete": "EndSession"}
+
+
+class SessionsView(OperationView):
+    """`GET /sessions`."""
+
+    methods = {"get": "ListSessions"}
 
 
 class ConferenceMembersView(OperationView):
