@@ -13,7 +13,14 @@ WCF_DATE = re.compile(r"\\?/Date\((-?\d{1,15})([+-]\d{4})?\)\\?/")
 
 
 def parse_start_date(value: str | None) -> datetime | None:
-    """ISO 8601 date or date-time (a naive value is UTC), or ServiceStack's `/Date(ms)/`."""
+    """`StartDate`, read by `parse_wire_date`."""
+    return parse_wire_date(value, field="StartDate")
+
+
+def parse_wire_date(value: str | None, *, field: str) -> datetime | None:
+    """A date from a request's `field`: ISO 8601 date or date-time (a naive value is UTC; a
+    date alone is its midnight, UTC), or ServiceStack's `/Date(ms)/` and `/Date(ms+zzzz)/`.
+    None if empty; ValidationFailed naming `field` if it is none of those."""
     if not value:
         return None
     try:
@@ -31,8 +38,8 @@ def parse_start_date(value: str | None) -> datetime | None:
         parsed = None
     if parsed is None:
         raise ValidationFailed.for_field(
-            "StartDate",
+            field,
             "InvalidDate",
-            "'StartDate' must be an ISO 8601 date or date-time, or /Date(milliseconds)/.",
+            f"'{field}' must be an ISO 8601 date or date-time, or /Date(milliseconds)/.",
         )
     return parsed

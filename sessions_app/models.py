@@ -295,6 +295,13 @@ class CallSession(models.Model):
                 name="session_active_idx",
                 condition=models.Q(ended=False),
             ),
+            # ListSessions' default order within the user's accounts (newest first, the id
+            # breaking ties): a page is read straight off the index, ended sessions included.
+            models.Index(
+                fields=["account", "-date_created", "-id"], name="session_list_account_idx"
+            ),
+            # The same across every account (administrators).
+            models.Index(fields=["-date_created", "-id"], name="session_list_idx"),
         ]
         constraints = [
             # Ended and Disconnected are one fact stated twice on the wire: never apart.

@@ -3,16 +3,29 @@ related rows already loaded, so callers never filter by account or trigger lazy 
 
 import zlib
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from django.db.models import CharField, Func, Max, Prefetch, QuerySet, TextField
+from django.db.models import (
+    CharField,
+    Exists,
+    F,
+    Func,
+    Max,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    TextField,
+)
 from django.db.models.functions import Cast
+from django.db.models.lookups import StartsWith
 
-from .errors import SessionNotFound
+from .errors import SessionNotFound, ValidationFailed
 from .eventlog import render_message
 from .models import Account, CallSession, Customer, SessionEvent, SessionMember, User
-from .permissions import account_scope
+from .permissions import account_ids_visible_to, account_scope
 
 
 def accounts_visible_to(user: User) -> QuerySet[Account]:
@@ -130,17 +143,26 @@ _MEMBER_COLUMNS = (
 _EVENT_COLUMNS = ("session_id", "wire_date", "kind", "data_json", "actor_name", "via")
 
 
+# Newest first, the id breaking ties: the order of every list of sessions unless asked otherwise.
+NEWEST_FIRST = ("-date_created", "-id")
+
+
 def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
     """`queryset` as dicts, newest first: the session's columns (model attribute names) plus
     `account__name`, `customer__name`, `endpoint__name`, `members` and `log` (lists of dicts in
     their order: `log` has each event's `date` and rendered `message`) and `breadcrumb` (dicts
     of `id` and `name` from the top customer down). Four queries, whatever the number of
     sessions."""
-    records = list(queryset.order_by("-date_created", "-id").values(*_SESSION_COLUMNS))
+    records = list(queryset.order_by(*NEWEST_FIRST).values(*_SESSION_COLUMNS))
     if not records:
         return records
     # The sessions again as a subquery, rather than 500 ids as parameters to bind and send.
-    ids = queryset.order_by().values("pk")
+    return _records_with_details(records, queryset.order_by().values("pk"))
+
+
+def _records_with_details(records: list[dict], ids) -> list[dict]:
+    """Add `members`, `log` and `breadcrumb` to session rows (see `session_records`): three
+    queries. `ids`: the sessions' ids, as a subquery or a list."""
     members, log = defaultdict(list), defaultdict(list)
     member_rows = SessionMember.objects.filter(session_id__in=ids).order_by(
         "session_id", "date_created", "id"
@@ -180,6 +202,177 @@ def _with_breadcrumbs(records: list[dict]) -> list[dict]:
 def session_records_active_for(**filters) -> list[dict]:
     """`sessions_active_queryset(**filters)` as records (see `session_records`)."""
     return session_records(sessions_active_queryset(**filters))
+
+
+# A `Log` search reads the log of every session the other filters leave, rendered as the wire
+# renders it (messages are not stored, so no index can answer it): it refuses to read more.
+LOG_SEARCH_MAX_SESSIONS = 5000
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionFilters:
+    """What a list of sessions is narrowed to (`ListSessions`); empty means not narrowed.
+    `customer_ids` include their sub-customers; `from_address`, `to_address` and `log` match
+    text they contain, ignoring case; `start_date` and `end_date` are inclusive. Sessions have
+    no parent session here, so any `parent_session_id` matches nothing."""
+
+    account_ids: Sequence[str] = ()
+    customer_ids: Sequence[str] = ()
+    endpoint_ids: Sequence[str] = ()
+    specific_ids: Sequence[str] = ()
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    from_address: str = ""
+    to_address: str = ""
+    log: str = ""
+    parent_session_id: str = ""
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    """One page of session records (see `session_records`) and what the client pages with.
+    `total_count` and `total_pages` are 0 when they were not counted (simplified paging)."""
+
+    records: list[dict]
+    total_count: int
+    total_pages: int
+    has_more_pages: bool
+
+
+def sessions_filtered_queryset(*, user: User, filters: SessionFilters) -> QuerySet[CallSession]:
+    """Sessions `user` may see, ended ones included, narrowed by `filters`; nothing loaded yet.
+    An account, customer or endpoint the user may not see simply matches nothing. A `log`
+    filter is the one that reads rows now: two queries (`_session_ids_with_log`)."""
+    accounts = _account_ids_to_list(user, filters.account_ids)
+    if filters.parent_session_id or accounts == []:
+        return CallSession.objects.none()
+    queryset = CallSession.objects.all()
+    if accounts is not None:
+        queryset = queryset.filter(account_id__in=accounts)
+    if filters.customer_ids:
+        # A customer's subtree is a prefix of the materialised path: the session's customer
+        # path starts with one of theirs (a subquery of the same query).
+        subtrees = Customer.objects.filter(
+            StartsWith(OuterRef("customer__path"), F("path")), pk__in=filters.customer_ids
+        )
+        queryset = queryset.filter(Exists(subtrees))
+    if filters.endpoint_ids:
+        queryset = queryset.filter(endpoint_id__in=filters.endpoint_ids)
+    if filters.specific_ids:
+        queryset = queryset.filter(pk__in=filters.specific_ids)
+    if filters.start_date:
+        queryset = queryset.filter(date_created__gte=filters.start_date)
+    if filters.end_date:
+        queryset = queryset.filter(date_created__lte=filters.end_date)
+    if filters.from_address:
+        queryset = queryset.filter(from_address__icontains=filters.from_address)
+    if filters.to_address:
+        queryset = queryset.filter(to_address__icontains=filters.to_address)
+    if filters.log:
+        queryset = queryset.filter(pk__in=_session_ids_with_log(queryset, filters.log))
+    return queryset
+
+
+def _account_ids_to_list(user: User, wanted: Sequence[str]) -> list[str] | None:
+    """The accounts a list of sessions may show (`wanted` ones, or all), as values: the user's
+    scope (`permissions.account_ids_visible_to`), read in one small query, rather than the
+    subquery the other selectors use. Given the values, PostgreSQL reads a page of one account
+    straight off its index; given a subquery, it cannot tell which accounts it will be, reads
+    them all and sorts them (0.8 s for a page of an account of 500,000 sessions, see
+    bench/list_sessions.py). None: every account (an administrator who named none)."""
+    visible = account_ids_visible_to(user)
+    if visible is None:
+        return list(wanted) or None
+    visible = list(visible)
+    return [account for account in visible if account in set(wanted)] if wanted else visible
+
+
+def _session_ids_with_log(queryset: QuerySet[CallSession], text: str) -> list[str]:
+    """The ids of the sessions of `queryset` whose log has a line containing `text` (ignoring
+    case), in the words the wire gives (`eventlog.render_message`), in two queries: the
+    candidates' ids, then their events. At most `LOG_SEARCH_MAX_SESSIONS` candidates are read;
+    past that, ValidationFailed asks the client to narrow the search first."""
+    ids = queryset.order_by().values_list("pk", flat=True)
+    candidates = list(ids[: LOG_SEARCH_MAX_SESSIONS + 1])
+    if len(candidates) > LOG_SEARCH_MAX_SESSIONS:
+        raise ValidationFailed.for_field(
+            "Log",
+            "TooManyToSearch",
+            f"'Log' searches at most {LOG_SEARCH_MAX_SESSIONS} sessions; narrow the list first "
+            "(StartDate, EndDate, AccountIds, CustomerIds, EndpointIds, From, To).",
+        )
+    if not candidates:
+        return []
+    wanted = text.casefold()
+    events = (
+        SessionEvent.objects.filter(session_id__in=candidates)
+        .annotate(data_json=Cast("data", TextField()))
+        .values_list("session_id", "kind", "data_json", "actor_name", "via")
+    )
+    found = set()
+    for session_id, kind, data, actor_name, via in events:
+        if session_id not in found:
+            message = render_message(kind, orjson.loads(data), actor_name, via)
+            if wanted in message.casefold():
+                found.add(session_id)
+    return sorted(found)
+
+
+def session_page_for(
+    *,
+    user: User,
+    filters: SessionFilters,
+    order_by: Sequence[str] = NEWEST_FIRST,
+    page: int = 0,
+    count_per_page: int = 25,
+    simplified_paging: bool = False,
+    every_match: bool = False,
+    max_every_match: int = 1000,
+) -> SessionPage:
+    """One page of the sessions `user` may see, narrowed by `filters`, in `order_by` (which
+    should end with the id, so that pages never overlap): page `page` (from 0) of
+    `count_per_page`. `simplified_paging`: nothing is counted, one more row is read to tell
+    whether there are more pages. `every_match`: every session, in one page, or
+    ValidationFailed if there are more than `max_every_match`. A constant number of queries
+    whatever the page's size: the count (unless simplified), the page's sessions, their members,
+    their logs, their breadcrumbs' names (plus two for a `log` filter)."""
+    queryset = sessions_filtered_queryset(user=user, filters=filters)
+    ordered = queryset.order_by(*order_by)
+    if every_match:
+        total = queryset.count()
+        if total > max_every_match:
+            raise ValidationFailed.for_field(
+                "All",
+                "TooManyResults",
+                f"'All' lists at most {max_every_match} sessions and {total} match; page "
+                "through them (Page, CountPerPage) or narrow the list.",
+            )
+        rows = list(ordered.values(*_SESSION_COLUMNS)) if total else []
+        return SessionPage(_page_records(rows), total, 1 if total else 0, False)
+    offset = page * count_per_page
+    if simplified_paging:
+        rows = _page_rows(ordered, order_by, offset, count_per_page + 1)
+        more = len(rows) > count_per_page
+        return SessionPage(_page_records(rows[:count_per_page]), 0, 0, more)
+    total = queryset.count()
+    rows = _page_rows(ordered, order_by, offset, count_per_page) if offset < total else []
+    pages = -(-total // count_per_page)
+    return SessionPage(_page_records(rows), total, pages, offset + len(rows) < total)
+
+
+def _page_rows(ordered: QuerySet, order_by: Sequence[str], offset: int, limit: int) -> list[dict]:
+    """The session rows of one page, in one query: the page's ids are found first, in a
+    subquery that reads only the index when sorted by date (the rows skipped by the OFFSET are
+    never joined to their account, customer and endpoint), then only those rows are read."""
+    page_ids = ordered.values("pk")[offset : offset + limit]
+    page = CallSession.objects.filter(pk__in=page_ids).order_by(*order_by)
+    return list(page.values(*_SESSION_COLUMNS))
+
+
+def _page_records(rows: list[dict]) -> list[dict]:
+    """A page's session rows with their details, the page's ids sent as parameters (a page is
+    small, and its query with an OFFSET is not worth running three times)."""
+    return _records_with_details(rows, [row["id"] for row in rows]) if rows else rows
 
 
 def session_record_for(*, user: User, session_id: str) -> dict:

@@ -213,6 +213,7 @@ def test_typescript_ref_generates_dtos_that_compile_strictly_and_drive_every_ope
     assert result["apiClientPatch"] == {"consoleData": "api client"}
     assert result["missing"] == {"succeeded": False, "errorCode": "NotFound"}
     assert result["end"] == {"ended": True, "callState": "Disconnected"}
+    assert result["list"] == {"ids": [call.id], "totalCount": 1, "hasMorePages": False}
     # What the database holds afterwards: the calls really happened, in order.
     call.refresh_from_db()
     assert call.ended and call.console_data == "api client"
@@ -298,6 +299,11 @@ def test_the_generated_python_drives_the_operations_with_the_servicestack_packag
 
     active = client.send(dtos.AppGetActiveSessions(account_id=world["account"].id))
     assert [s.id for s in active.sessions] == [call.id]
+
+    page = client.send(dtos.ListSessions(account_ids=[world["account"].id], count_per_page=5))
+    assert isinstance(page, dtos.ListResponse)
+    assert [s.id for s in page.items] == [call.id] and page.total_count == 1
+    assert isinstance(page.items[0], dtos.SessionInfo)
 
     with pytest.raises(WebServiceException) as failure:
         client.send(dtos.GetSession(session_id="no-such-session"))

@@ -7,7 +7,16 @@ from xml.etree import ElementTree
 import pytest
 
 from sessions_app.models import SessionMember
-from sessions_app.wire.contracts import NS_API, NS_ARRAYS, NS_SESSIONS, NS_XSI
+from sessions_app.wire.contracts import (
+    LIST_RESPONSE_OF_SESSION_INFO,
+    NS_API,
+    NS_ARRAYS,
+    NS_SESSIONS,
+    NS_XSI,
+    SESSION_INFO,
+    Contract,
+    datacontract_generic_name,
+)
 from tests.conftest import spec_sample
 from tests.factories import CallSessionFactory
 
@@ -210,3 +219,22 @@ def test_characters_xml_cannot_carry_are_replaced(api, account):
 
     root = ElementTree.fromstring(response.content)  # still a well-formed document
     assert root.find(f"{{{NS_SESSIONS}}}ConsoleData").text == "a\ufffdb\ufffdc"
+
+
+# --- generic DTOs' names ----------------------------------------------------------------------
+
+
+def test_a_generics_name_has_datacontracts_digest_of_its_arguments_namespaces():
+    """WCF's well-known name for Dictionary<string, string[]>'s items checks the algorithm
+    (`KeyValueOf` two arguments: string in XML Schema's namespace, string[] in Arrays')."""
+    string = Contract("string", "http://www.w3.org/2001/XMLSchema", ())
+    strings = Contract("ArrayOfstring", NS_ARRAYS, ())
+
+    assert datacontract_generic_name("ArrayOfKeyValue", string, strings) == (
+        "ArrayOfKeyValueOfstringArrayOfstringty7Ep6D1"
+    )
+    assert datacontract_generic_name("ListResponse", SESSION_INFO) == (
+        "ListResponseOfSessionInfoBWxtuWQa"
+    )
+    assert LIST_RESPONSE_OF_SESSION_INFO.name == "ListResponseOfSessionInfoBWxtuWQa"
+    assert LIST_RESPONSE_OF_SESSION_INFO.namespace == NS_API

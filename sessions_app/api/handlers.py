@@ -18,6 +18,7 @@ from sessions_app.wire import contracts, dto
 
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
+from .listing import list_sessions_arguments
 from .wire import WireResponse
 
 
@@ -100,6 +101,21 @@ def get_active_sessions(request: Request, values: dict) -> Response:
     )
     return WireResponse(
         contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
+    )
+
+
+def list_sessions(request: Request, values: dict) -> Response:
+    """`ListSessions`: one page of the user's sessions, ended ones included, narrowed, sorted
+    and paged as asked (`listing.py` reads the request)."""
+    page = selectors.session_page_for(user=request.user, **list_sessions_arguments(values))
+    return WireResponse(
+        contracts.LIST_RESPONSE_OF_SESSION_INFO,
+        dto.list_response(
+            page.records,
+            total_count=page.total_count,
+            total_pages=page.total_pages,
+            has_more_pages=page.has_more_pages,
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from sessions_app.wire.contracts import Contract
 from sessions_app.wire.csvfmt import render_csv
 from sessions_app.wire.jsonfmt import render_json
 from sessions_app.wire.jsvfmt import render_jsv
-from sessions_app.wire.typeinfo import referenced_types, sample_values, type_name
+from sessions_app.wire.typeinfo import class_name, referenced_types, sample_values, type_name
 from sessions_app.wire.xmlfmt import render_xml
 
 from .operations import OPERATIONS, Operation, Route, operation_named
@@ -44,7 +44,7 @@ def _type_table(operation: Operation, kind, route: Route, verb: str) -> dict:
         )
         for f in kind.fields
     ]
-    return {"name": kind.name, "rows": rows}
+    return {"name": class_name(kind), "rows": rows}
 
 
 def _xml_sample(body: bytes) -> str:

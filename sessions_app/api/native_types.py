@@ -19,9 +19,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract, Field
+from sessions_app.wire.contracts import BOOL, ENUM, INT, LIST, OBJECT, STRING_MAP, Contract, Field
 from sessions_app.wire.enums import WireEnum
-from sessions_app.wire.typeinfo import referenced_types, type_name
+from sessions_app.wire.typeinfo import class_name, referenced_types, type_name, type_parameter
 
 from .operations import OPERATIONS, Operation
 
@@ -93,7 +93,26 @@ def _options(request: HttpRequest, language: str) -> Options:
 
 
 def _kind_name(kind: Kind) -> str:
-    return kind.name if isinstance(kind, Contract) else kind.__name__
+    """The name a type is declared under (a generic's without its arguments)."""
+    if not isinstance(kind, Contract):
+        return kind.__name__
+    return kind.generic[0] if kind.generic else kind.name
+
+
+def _declared(contract: Contract, parameter_list: str = "<{}>") -> str:
+    """The class as declared: `SessionInfo`, `ListResponse<T>` (Python: `ListResponse`)."""
+    if contract.generic is None:
+        return contract.name
+    count = len(contract.generic[1])
+    parameters = ["T"] if count == 1 else [f"T{i + 1}" for i in range(count)]
+    return contract.generic[0] + parameter_list.format(", ".join(parameters))
+
+
+def _python_reference(contract: Contract) -> str:
+    if contract.generic is None:
+        return contract.name
+    name, arguments = contract.generic
+    return f"{name}[{', '.join(a.name for a in arguments)}]"
 
 
 def _selected(options: Options) -> tuple[list[Kind], list[Operation]]:
@@ -159,9 +178,14 @@ def _verb(operation: Operation) -> str:
 # --- TypeScript ---------------------------------------------------------------------------------
 
 
-def _ts_type(field: Field) -> str:
+def _ts_type(field: Field, contract: Contract) -> str:
+    parameter = type_parameter(contract, field)
+    if parameter is not None:
+        return f"{parameter}[]" if field.kind == LIST else parameter
     if field.kind == BOOL:
         return "boolean"
+    if field.kind == INT:
+        return "number"
     if field.kind == ENUM:
         return field.enum.__name__
     if field.kind == LIST:
@@ -220,10 +244,11 @@ def _ts_class(contract: Contract, options: Options, optional: str, declarations:
     parents = [contract.base.name] if contract.base is not None else []
     markers = []
     if operation is not None:
-        markers = [f"IReturn<{operation.response.name}>", f"I{_verb(operation).title()}"]
+        response = class_name(operation.response)
+        markers = [f"IReturn<{response}>", f"I{_verb(operation).title()}"]
     if declarations:  # an interface extends them all
         parents, markers = parents + markers, []
-    heading = f"export {'interface' if declarations else 'class'} {contract.name}"
+    heading = f"export {'interface' if declarations else 'class'} {_declared(contract)}"
     if parents:
         heading += " extends " + ", ".join(parents)
     if markers:
@@ -231,7 +256,7 @@ def _ts_class(contract: Contract, options: Options, optional: str, declarations:
     lines += [heading, "{"]
     for field in contract.fields:
         lines += _ts_comment(field.description, options, "    ")
-        member = f"{field.json_name}{optional}: {_ts_type(field)};"
+        member = f"{field.json_name}{optional}: {_ts_type(field, contract)};"
         lines.append(("    " if declarations else "    public ") + member)
     if not declarations:
         lines.append("")
@@ -239,12 +264,13 @@ def _ts_class(contract: Contract, options: Options, optional: str, declarations:
             construct = "super(init); (Object as any).assign(this, init);"
         else:
             construct = "(Object as any).assign(this, init);"
-        lines.append(f"    public constructor(init?: Partial<{contract.name}>) {{ {construct} }}")
+        partial = f"Partial<{_declared(contract)}>"
+        lines.append(f"    public constructor(init?: {partial}) {{ {construct} }}")
         if operation is not None:
             lines += [
                 f"    public getTypeName() {{ return '{contract.name}'; }}",
                 f"    public getMethod() {{ return '{_verb(operation)}'; }}",
-                f"    public createResponse() {{ return new {operation.response.name}(); }}",
+                f"    public createResponse() {{ return new {class_name(operation.response)}(); }}",
             ]
     return "\n".join(lines + ["}", ""])
 
@@ -258,9 +284,14 @@ def _snake(name: str) -> str:
     return _WORD.sub("_", name).lower()
 
 
-def _py_type(field: Field) -> str:
+def _py_type(field: Field, contract: Contract) -> str:
+    parameter = type_parameter(contract, field)
+    if parameter is not None:
+        return f"List[{parameter}]" if field.kind == LIST else parameter
     if field.kind == BOOL:
         return "bool"
+    if field.kind == INT:
+        return "int"
     if field.kind == ENUM:
         return field.enum.__name__
     if field.kind == LIST:
@@ -285,6 +316,8 @@ def _python(options: Options) -> str:
         "from dataclasses_json import dataclass_json, LetterCase, Undefined, config",
         "from enum import Enum, IntEnum",
         "",
+        "T = TypeVar('T')",
+        "",
     ]
     comments = options.flag("AddDescriptionAsComments")
     for kind in kinds:
@@ -301,21 +334,24 @@ def _python(options: Options) -> str:
         out.append("@dataclass")
         bases = [kind.base.name] if kind.base is not None else []
         if operation is not None:
-            bases += [f"IReturn[{operation.response.name}]", f"I{_verb(operation).title()}"]
-        out.append(f"class {kind.name}" + (f"({', '.join(bases)})" if bases else "") + ":")
+            response = _python_reference(operation.response)
+            bases += [f"IReturn[{response}]", f"I{_verb(operation).title()}"]
+        if kind.generic is not None:
+            bases.append(_declared(kind, "Generic[{}]").removeprefix(kind.generic[0]))
+        out.append(f"class {_kind_name(kind)}" + (f"({', '.join(bases)})" if bases else "") + ":")
         if operation is not None and comments and operation.summary:
             out.append(f'    """\n    {operation.summary}\n    """\n')
         for field in kind.fields:
-            out += _py_field(field, comments)
+            out += _py_field(field, kind, comments)
         if not kind.fields:
             out.append("    pass")
         out.append("")
     return "\n".join(out) + "\n"
 
 
-def _py_field(field: Field, comments: bool) -> list[str]:
+def _py_field(field: Field, contract: Contract, comments: bool) -> list[str]:
     name = _snake(field.name)
-    annotation = f"Optional[{_py_type(field)}]"
+    annotation = f"Optional[{_py_type(field, contract)}]"
     if keyword.iskeyword(name) or name in {"field", "config"}:
         # `from` is a keyword: the member is `from_`, still `from` on the wire.
         wire_name = f"config(field_name='{field.json_name}')"
@@ -358,16 +394,19 @@ def _csharp(options: Options) -> str:
             out += [f'    [Route("{r.path}", "{",".join(r.verbs)}")]' for r in operation.routes]
             if comments and operation.summary:
                 out.append(f'    [Api(Description="{_cs_string(operation.summary)}")]')
-        heading = f"    public partial class {kind.name}"
+        heading = f"    public partial class {_declared(kind)}"
         parents = [kind.base.name] if kind.base is not None else []
         if operation is not None:
-            parents += [f"IReturn<{operation.response.name}>", f"I{_verb(operation).title()}"]
+            response = class_name(operation.response)
+            parents += [f"IReturn<{response}>", f"I{_verb(operation).title()}"]
         out.append(heading + (" : " + ", ".join(parents) if parents else ""))
         out.append("    {")
         for field in kind.fields:
             if comments and field.description:
                 out.append(f'        [ApiMember(Description="{_cs_string(field.description)}")]')
-            out.append(f"        public virtual {type_name(field)} {field.name} {{ get; set; }}")
+            parameter = type_parameter(kind, field)
+            member_type = type_name(field) if parameter is None else f"List<{parameter}>"
+            out.append(f"        public virtual {member_type} {field.name} {{ get; set; }}")
         out += ["    }", ""]
     out.append("}")
     return "\n".join(out) + "\n"
@@ -390,14 +429,15 @@ def _metadata_type(kind: Kind) -> dict:
             "enumValues": kind.values(),
         }
     described = {
-        "name": kind.name,
+        "name": _metadata_name(kind),
+        "genericArgs": ["T"] if kind.generic else None,
         "namespace": kind.namespace.rsplit("/", 1)[-1],
         "properties": [
             {
                 "name": f.name,
                 "type": type_name(f).rstrip("?").split("<")[0].replace("List", "List`1"),
                 "genericArgs": _generic_args(f),
-                "isValueType": f.kind in {BOOL, ENUM} or None,
+                "isValueType": f.kind in {BOOL, ENUM, INT} or None,
                 "isEnum": f.kind == ENUM or None,
                 "description": f.description or None,
             }
@@ -409,11 +449,18 @@ def _metadata_type(kind: Kind) -> dict:
     operation = _operation_of(kind)
     if operation is not None:
         described["implements"] = [
-            {"name": "IReturn`1", "genericArgs": [operation.response.name]},
+            {"name": "IReturn`1", "genericArgs": [class_name(operation.response)]},
             {"name": f"I{_verb(operation).title()}"},
         ]
         described["description"] = operation.summary
     return described
+
+
+def _metadata_name(contract: Contract) -> str:
+    """ServiceStack's name of a generic type: `ListResponse`1`."""
+    if contract.generic is None:
+        return contract.name
+    return f"{contract.generic[0]}`{len(contract.generic[1])}"
 
 
 def _generic_args(field: Field) -> list[str] | None:
@@ -447,7 +494,12 @@ def metadata_types(options: Options) -> dict:
                     "response": _metadata_type(op.response),
                     "actions": sorted({verb for route in op.routes for verb in route.verbs}),
                     "method": _verb(op),
-                    "returnType": {"name": op.response.name},
+                    "returnType": {
+                        "name": _metadata_name(op.response),
+                        "genericArgs": [a.name for a in op.response.generic[1]]
+                        if op.response.generic
+                        else None,
+                    },
                     "routes": [{"path": r.path, "verbs": ",".join(r.verbs)} for r in op.routes],
                     "requiresAuth": not op.public or None,
                     "requiredRoles": [op.role] if op.role else None,

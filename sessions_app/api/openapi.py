@@ -2,7 +2,16 @@
 wire format renders, so the description cannot drift from what is served."""
 
 from sessions_app.wire import contracts
-from sessions_app.wire.contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract
+from sessions_app.wire.contracts import (
+    BOOL,
+    DATE,
+    ENUM,
+    INT,
+    LIST,
+    OBJECT,
+    STRING_MAP,
+    Contract,
+)
 
 from .operations import OPERATIONS, Operation, Route
 
@@ -10,6 +19,14 @@ from .operations import OPERATIONS, Operation, Route
 def _schema(field) -> dict:
     if field.kind == BOOL:
         return {"type": "boolean"}
+    if field.kind == INT:
+        return {"type": "integer", "format": "int32"}
+    if field.kind == DATE:
+        return {"type": "string", "format": "date-time"}
+    if field.kind == INT:
+        return {"type": "integer", "format": "int32"}
+    if field.kind == DATE:
+        return {"type": "string", "format": "date-time"}
     if field.kind == ENUM:
         return {"type": "string", "enum": field.enum.values()}
     if field.kind == LIST:
@@ -91,6 +108,8 @@ def _parameter(field, location: str) -> dict:
         "required": location == "path",
         "schema": _schema(field),
     }
+    if field.kind == LIST and location == "query":  # `?accountIds=a,b` (or the key repeated)
+        parameter.update(style="form", explode=False)
     if field.description:
         parameter["description"] = field.description
     return parameter

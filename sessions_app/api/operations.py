@@ -109,6 +109,21 @@ OPERATIONS: dict[str, Operation] = {
             etag=True,
         ),
         Operation(
+            contracts.LIST_SESSIONS,
+            contracts.LIST_RESPONSE_OF_SESSION_INFO,
+            handlers.list_sessions,
+            _session("/sessions", "GET"),
+            "Sessions (ended ones included), filtered, sorted and paged: Page from 0, "
+            "CountPerPage 25 by default and at most 1000; All: every match, at most 1000; "
+            "SimplifiedPaging: TotalCount and TotalPages are not counted (0). SortField: Id, "
+            "DateCreated (default), DateLastModified, DateCompleted, AccountId, AccountName, "
+            "CustomerId, CustomerName, EndpointId, EndpointName, CallState, Channel, Direction, "
+            "Ended, FromAddress, FromName, ToAddress, Destination or DisplayName. CustomerIds "
+            "include sub-customers; From, To and Log match text they contain, ignoring case (Log "
+            "searches at most 5000 sessions: narrow the list first); ParentSessionId matches "
+            "nothing (sessions have no parent).",
+        ),
+        Operation(
             contracts.PATCH_SESSION,
             contracts.SESSION_INFO,
             handlers.patch_session,

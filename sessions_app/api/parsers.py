@@ -68,7 +68,8 @@ class UnlabelledJSONParser(BaseParser):
 
 
 class XMLParser(BaseParser):
-    """A DataContract request: `<HoldSession xmlns=...><CallSid>…</CallSid>…</HoldSession>`.
+    """A DataContract request: `<HoldSession xmlns=...><CallSid>…</CallSid>…</HoldSession>`;
+    a member may be a list of strings (`<string>` items).
 
     defusedxml refuses DTDs, entity declarations and external references outright.
     """
@@ -90,11 +91,19 @@ class XMLParser(BaseParser):
             name = child.tag.rsplit("}", 1)[-1]
             if child.get(f"{{{NS_XSI}}}nil") == "true":
                 data[name] = None
+            elif len(child) and all(_is_string_item(item) for item in child):
+                # A List<string> as DataContract writes it: `<AccountIds><d2p1:string>a
+                # </d2p1:string>...</AccountIds>` (any prefix for the Arrays namespace).
+                data[name] = [item.text or "" for item in child]
             elif len(child):
                 raise ParseError(f"Element '{name}' must be a simple value")
             else:
                 data[name] = child.text or ""
         return data
+
+
+def _is_string_item(element) -> bool:
+    return element.tag.rsplit("}", 1)[-1] == "string" and not len(element)
 
 
 class CSVParser(BaseParser):

@@ -3,7 +3,13 @@
 from rest_framework.renderers import BaseRenderer
 
 from sessions_app.wire.csvfmt import render_csv
-from sessions_app.wire.jsonfmt import render_json, render_jsonp, valid_callback
+from sessions_app.wire.jsonfmt import (
+    parse_jsconfig,
+    render_json,
+    render_json_with,
+    render_jsonp,
+    valid_callback,
+)
 from sessions_app.wire.jsvfmt import render_jsv
 from sessions_app.wire.xmlfmt import render_xml
 
@@ -22,14 +28,19 @@ class _WireRenderer(BaseRenderer):
 
 
 class ServiceStackJSONRenderer(_WireRenderer):
-    """JSON as ServiceStack writes it: camelCase, nulls left out."""
+    """JSON as ServiceStack writes it: camelCase, nulls left out; or as the request's
+    `?jsconfig=` asks (ServiceStack reads it from the query string only, for JSON and JSONP)."""
 
     media_type = "application/json"
     format = "json"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        body = super().render(data, accepted_media_type, renderer_context)
         request = (renderer_context or {}).get("request")
+        jsconfig = request.query_params.get("jsconfig") if request is not None else None
+        if jsconfig and isinstance(data, WireData):
+            body = render_json_with(data.contract, data.values, parse_jsconfig(jsconfig))
+        else:
+            body = super().render(data, accepted_media_type, renderer_context)
         callback = request.query_params.get("callback") if request is not None else None
         if callback and valid_callback(callback):
             renderer_context["response"]["Content-Type"] = "application/javascript; charset=utf-8"

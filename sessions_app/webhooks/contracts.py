@@ -2,7 +2,7 @@
 declares the Evo Voice ones (so JSON, XML, CSV and the OpenAPI description all follow from
 them). Plain data: no Django."""
 
-from sessions_app.wire.contracts import BOOL, LIST, Contract, Field
+from sessions_app.wire.contracts import BOOL, DATE, LIST, Contract, Field
 
 NS_WEBHOOKS = "http://schemas.datacontract.org/2004/07/Voice.Api.Webhooks"
 
@@ -20,9 +20,9 @@ WEBHOOK_INFO = Contract(
         Field("Secret"),
         Field("SecretHint"),
         Field("CreatedBy"),
-        Field("DateCreated"),
+        Field("DateCreated", DATE),
         Field("DisabledReason"),
-        Field("DateDisabled"),
+        Field("DateDisabled", DATE),
     ),
 )
 

@@ -1,8 +1,10 @@
 """CSV as ServiceStack writes it: a header row of member names and one row per record.
 
-A DTO whose only member is a list (`AppGetActiveSessionsResult`) is written as that list, one
-row per item; any other DTO is one row. Nested values (lists, dictionaries, objects) go into
-their cell in ServiceStack's JSV notation (`[{Id:1,Name:Acme}]`).
+A DTO whose first member is a list of DTOs and whose other members are plain values (the
+`Sessions` of `AppGetActiveSessionsResult`; the `Items` of `ListResponse<SessionInfo>`, followed by
+its paging counts) is written as that list, one row per item, as ServiceStack's CSV writes the
+list property of a response; any other DTO is one row. Nested values (lists, dictionaries,
+objects) go into their cell in ServiceStack's JSV notation (`[{Id:1,Name:Acme}]`).
 """
 
 import csv
@@ -11,11 +13,13 @@ import io
 from .contracts import LIST, OBJECT, STRING_MAP, Contract
 from .jsvfmt import jsv_value
 
+_NESTED = (LIST, STRING_MAP, OBJECT)
+
 
 def _cell(f, value) -> str:
     if value is None:
         return ""
-    if f.kind in (LIST, STRING_MAP, OBJECT):
+    if f.kind in _NESTED:
         return jsv_value(value, f.item)
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -24,9 +28,9 @@ def _cell(f, value) -> str:
 
 def render_csv(contract: Contract, values: dict) -> bytes:
     """A contract's values as ServiceStack CSV."""
-    fields = contract.all_fields
-    if len(fields) == 1 and fields[0].kind == LIST and fields[0].item is not None:
-        contract, rows = fields[0].item, values.get(fields[0].name) or []
+    first, *others = contract.all_fields
+    if first.kind == LIST and first.item is not None and not any(f.kind in _NESTED for f in others):
+        contract, rows = first.item, values.get(first.name) or []
     else:
         rows = [values]
     buffer = io.StringIO()

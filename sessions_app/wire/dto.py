@@ -47,6 +47,19 @@ def active_sessions_result(sessions) -> dict:
     return {"Sessions": [session_info(s) for s in sessions]}
 
 
+def list_response(
+    records: list[dict], *, total_count: int, total_pages: int, has_more_pages: bool
+) -> dict:
+    """`ListResponse<SessionInfo>` values: one page of session records and the paging facts
+    (`total_count` and `total_pages` are 0 when they were not counted: `SimplifiedPaging`)."""
+    return {
+        "Items": [session_info(record) for record in records],
+        "TotalCount": total_count,
+        "TotalPages": total_pages,
+        "HasMorePages": has_more_pages,
+    }
+
+
 def error_response(
     *, error_code: str, message: str, errors=(), stack_trace=None, meta: dict | None = None
 ) -> dict:

@@ -94,3 +94,10 @@ class SessionDirections(WireEnum):
 
     INCOMING = "Incoming"
     OUTGOING = "Outgoing"
+
+
+class SortOrders(WireEnum):
+    """The order of a `ListRequest`'s `SortField`."""
+
+    ASCEND = "Ascend"
+    DESCEND = "Descend"

@@ -4,14 +4,32 @@ types show (`string`, `bool`, `SessionCallState?`, `List<SessionInfo>`,
 the placeholder values of its sample requests and responses. Plain Python, like the contracts.
 """
 
-from .contracts import BOOL, ENUM, LIST, OBJECT, STRING_MAP, Contract, Field
+from .contracts import BOOL, ENUM, INT, LIST, OBJECT, STRING_MAP, Contract, Field
 from .enums import WireEnum
+
+
+def class_name(contract: Contract) -> str:
+    """The contract's C# class: its name, or a closed generic's (`ListResponse<SessionInfo>`)."""
+    if contract.generic is None:
+        return contract.name
+    name, arguments = contract.generic
+    return f"{name}<{', '.join(a.name for a in arguments)}>"
+
+
+def type_parameter(contract: Contract, field: Field) -> str | None:
+    """`T` where a generic contract's field holds its type argument (`Items: List<T>`)."""
+    if contract.generic is not None and field.item in contract.generic[1]:
+        arguments = contract.generic[1]
+        return "T" if len(arguments) == 1 else f"T{arguments.index(field.item) + 1}"
+    return None
 
 
 def type_name(field: Field) -> str:
     """The field's C# type as ServiceStack's metadata pages print it."""
     if field.kind == BOOL:
         return "bool"
+    if field.kind == INT:
+        return "int"
     if field.kind == ENUM:
         return field.enum.__name__ + ("?" if field.nullable else "")
     if field.kind == LIST:
@@ -53,6 +71,8 @@ def sample_values(contract: Contract) -> dict:
     for field in contract.all_fields:
         if field.kind == BOOL:
             values[field.name] = False
+        elif field.kind == INT:
+            values[field.name] = 0
         elif field.kind == ENUM:
             values[field.name] = field.enum.values()[0]
         elif field.kind == LIST:

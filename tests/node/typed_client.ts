@@ -12,6 +12,7 @@ import {
   EndSession,
   GetSession,
   HoldSession,
+  ListSessions,
   ListWebhooks,
   PatchSession,
   SessionCallState,
@@ -95,8 +96,8 @@ const created = check(
 );
 out.createWebhook = { id: created.id, active: created.active, secretPrefix: created.secret?.slice(0, 6) };
 
-const listed = check("ListWebhooks", await client.api(new ListWebhooks({ accountId: config.accountId })));
-out.listWebhooks = (listed.webhooks ?? []).map((w) => w.id);
+const webhooks = check("ListWebhooks", await client.api(new ListWebhooks({ accountId: config.accountId })));
+out.listWebhooks = (webhooks.webhooks ?? []).map((w) => w.id);
 
 const deleted = check("DeleteWebhook", await client.api(new DeleteWebhook({ webhookId: created.id })));
 out.deleteWebhook = { id: deleted.id };
@@ -116,5 +117,12 @@ out.missing = { succeeded: missing.succeeded, errorCode: missing.error?.errorCod
 
 const ended = check("EndSession", await apiClient.api(new EndSession({ sessionId: config.sessionId })));
 out.end = { ended: ended.ended, callState: ended.callState };
+
+// ListSessions (a ListRequest<SessionInfo>): ended sessions too, one page.
+const listed = check(
+  "ListSessions",
+  await client.api(new ListSessions({ accountIds: [config.accountId], countPerPage: 10, page: 0 })),
+);
+out.list = { ids: (listed.items ?? []).map((s) => s.id), totalCount: listed.totalCount, hasMorePages: listed.hasMorePages };
 
 console.log(JSON.stringify(out));
