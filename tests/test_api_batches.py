@@ -25,6 +25,18 @@ def test_a_batch_of_reads_answers_each_in_order(api, account, route):
     assert json.loads(response.content)[1] == single.json()
 
 
+def test_a_batch_honours_jsconfig_as_a_single_answer_does(api, account):
+    session = CallSessionFactory(account=account)
+
+    response = api.post(
+        "/api/GetSession[]?jsconfig=elun", [{"sessionId": session.id}], format="json"
+    )
+
+    [item] = json.loads(response.content)
+    assert item["id"] == session.id and item["call_state"] == "Connected"
+    assert item == api.get(f"/sessions/{session.id}?jsconfig=elun").json()
+
+
 def test_a_batch_of_writes_acts_on_each(api, account):
     sessions = [CallSessionFactory(account=account) for _ in range(3)]
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions_app.errors import ValidationFailed
-from sessions_app.wire.jsonfmt import render_json, valid_callback
+from sessions_app.wire.jsonfmt import parse_jsconfig, render_json_with, valid_callback
 
 from .errors import error_wire_response
 from .idempotency import respond_once
@@ -139,6 +139,7 @@ class BatchView(PredefinedRouteView):
         return respond_once(self, request, f"{operation.name}[]", batch, run)
 
     def _run_batch(self, request: Request, operation: Operation, batch: list[dict]):
+        config = parse_jsconfig(request.query_params.get("jsconfig"))  # as for one answer
         bodies = []
         for index, values in enumerate(batch):
             try:
@@ -150,7 +151,7 @@ class BatchView(PredefinedRouteView):
                 return self._failed(
                     ValidationFailed(f"{operation.name} cannot answer in a batch"), index
                 )
-            bodies.append(render_json(data.contract, data.values))
+            bodies.append(render_json_with(data.contract, data.values, config))
         answer = HttpResponse(
             b"[" + b",".join(bodies) + b"]", content_type="application/json; charset=utf-8"
         )
