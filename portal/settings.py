@@ -8,6 +8,7 @@ SQLite file, the simulated telephony provider, a fixed key. Importing this modul
 it creates no file or directory.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -207,6 +208,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # API request bodies larger than this are refused with 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+
+# The reverse proxies in front of the app (addresses or networks, comma-separated). A request
+# from one of them is taken to come from the rightmost address in X-Forwarded-For that is not
+# one of them (`sessions_app.clientaddress`); from anywhere else, X-Forwarded-For is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", cast=str.strip, default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES must be addresses or networks (10.0.0.0/8), not {_proxy!r}."
+        ) from None
+
+# Failed sign-ins (HTTP Basic, POST /auth/credentials, the portal's and the admin's sign-in
+# form) are counted per username and client address in the database: after
+# AUTH_FAILURE_LIMIT of them within AUTH_FAILURE_WINDOW_SECONDS, that username from that address
+# is refused with 429 and Retry-After, without a password check, until fewer than the limit
+# remain in the window (`sessions_app.signin`). 0: no limit.
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=10)
+AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=900)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -558,6 +558,37 @@ class ApiAuthSession(models.Model):
         return f"API session of {self.user_id} until {self.expires:%Y-%m-%d %H:%M}"
 
 
+class AuthFailure(models.Model):
+    """One failed sign-in: a username (one that exists or not) tried from an address, and the
+    password refused, through the API (HTTP Basic, `POST /auth/credentials`) or the portal.
+
+    The throttle (`sessions_app.signin`) counts the rows of one username and address within
+    `AUTH_FAILURE_WINDOW_SECONDS`; they are in the database so that every server process sees
+    the same count. Rows older than the window are deleted as new failures are recorded.
+    """
+
+    username = models.CharField(max_length=150)
+    address = models.CharField(max_length=45, blank=True)  # "" if the server was not told
+    via = models.CharField(max_length=10, choices=Via.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # the count of one username and address in the window, newest first
+            models.Index(fields=["username", "address", "-at"], name="auth_failure_window"),
+            models.Index(fields=["at"], name="auth_failure_at"),  # the clean-up
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username!r} from {self.address or 'unknown'} at {self.at:%H:%M:%S}"
+
+    @classmethod
+    def username_key(cls, username: str) -> str:
+        """The username as failures are counted under it (a Basic username may be any
+        length; no user's is longer than this)."""
+        return username[: cls._meta.get_field("username").max_length]
+
+
 class IdempotencyKey(models.Model):
     """A write sent with an `Idempotency-Key` header, and the answer it got.
 

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .account import views as account_views
 
 urlpatterns = [
     path("", views.active_sessions, name="active_sessions"),
@@ -14,7 +15,7 @@ urlpatterns = [
     path("live/sessions/<str:session_id>/hold", views.session_hold, name="session_hold"),
     path("live/sessions/<str:session_id>/resume", views.session_resume, name="session_resume"),
     path("live/sessions/<str:session_id>/invite", views.session_invite, name="session_invite"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", account_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/",
