@@ -151,9 +151,20 @@ class ActionInFlightAdmin(admin.ModelAdmin):
 class ApiAuthSessionAdmin(admin.ModelAdmin):
     """Signed-in API clients (`ss-id` cookies): delete a row to sign that client out."""
 
-    list_display = ("user", "created", "expires", "remember_me")
+    list_display = ("user", "created", "address", "last_used", "expires", "remember_me")
     list_select_related = ("user",)
-    readonly_fields = ("key_hash", "user", "created", "expires", "remember_me")
+    readonly_fields = (
+        "public_id",
+        "user",
+        "created",
+        "address",
+        "user_agent",
+        "last_used",
+        "last_used_address",
+        "expires",
+        "remember_me",
+    )
+    exclude = ("key_hash", "auth_hash")
 
     def has_add_permission(self, request):
         return False

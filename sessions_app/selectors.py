@@ -7,13 +7,15 @@ from datetime import datetime, timedelta
 
 import orjson
 from django.conf import settings
-from django.db.models import CharField, Func, Max, Prefetch, QuerySet, Subquery, TextField
+from django.db.models import CharField, F, Func, Max, Prefetch, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from .errors import SessionNotFound
 from .eventlog import render_message
 from .models import (
     Account,
+    ApiAuthSession,
     AuthFailure,
     CallSession,
     Customer,
@@ -21,7 +23,7 @@ from .models import (
     SessionMember,
     User,
 )
-from .permissions import account_scope
+from .permissions import account_scope, sees_all_api_sessions
 
 
 def accounts_visible_to(user: User) -> QuerySet[Account]:
@@ -295,3 +297,12 @@ def user_and_sign_in_lockout(
         return user, None
     window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
     return user, user.sign_in_counted_from + window
+
+
+def api_sessions_visible_to(user: User) -> QuerySet[ApiAuthSession]:
+    """The unexpired API (`ss-id`) sessions `user` may see and revoke: their own, or, for an
+    administrator, everyone's; with their user, the most recently used first."""
+    sessions = ApiAuthSession.objects.filter(expires__gt=timezone.now()).select_related("user")
+    if not sees_all_api_sessions(user):
+        sessions = sessions.filter(user=user)
+    return sessions.order_by(F("last_used").desc(nulls_last=True), "-created")

@@ -17,6 +17,12 @@ urlpatterns = [
     path("live/sessions/<str:session_id>/invite", views.session_invite, name="session_invite"),
     path("accounts/login/", account_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/api-sessions/", account_views.api_session_list, name="api_sessions"),
+    path(
+        "accounts/api-sessions/<str:public_id>/revoke",
+        account_views.api_session_revoke,
+        name="api_session_revoke",
+    ),
     path(
         "accounts/password/",
         auth_views.PasswordChangeView.as_view(),

@@ -12,12 +12,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 from rest_framework import authentication, exceptions
 
 from sessions_app import selectors, signin
 from sessions_app.clientaddress import client_address
 from sessions_app.models import ApiAuthSession, User, Via
+from sessions_app.services.auth import api_session_end, api_session_start, api_session_touch
 
 COOKIE = "ss-id"
 OPT_COOKIE = "ss-opt"
@@ -140,36 +140,39 @@ class PortalSessionAuthentication(authentication.SessionAuthentication):
 
 
 class ApiCookieAuthentication(authentication.BaseAuthentication):
-    """The `ss-id` cookie: SameSite=Strict and HttpOnly, so no CSRF token is needed."""
+    """The `ss-id` cookie: SameSite=Strict and HttpOnly, so no CSRF token is needed. A token
+    works until it expires, is revoked (its row deleted: on the API sessions page, or by
+    signing out), or its user is deactivated or changes password (`ended_because`)."""
 
     def authenticate(self, request):
         token = request.COOKIES.get(COOKIE)
         if not token:
             return None
+        now = timezone.now()
         row = (
             ApiAuthSession.objects.select_related("user")
-            .filter(key_hash=_hash(token), expires__gt=timezone.now())
+            .filter(key_hash=_hash(token), expires__gt=now)
             .first()
         )
-        if row is None or not row.user.is_active:
+        if row is None or row.ended_because:
             return None
-        if not constant_time_compare(row.auth_hash, row.user.get_session_auth_hash()):
-            return None  # signed in before the password changed
+        api_session_touch(session=row, now=now, address=client_address(request))
         return row.user, row
 
 
-def start_api_session(response, user: User, *, remember_me: bool) -> str:
-    """Create an API cookie session for `user` and set its cookies on `response`."""
+def start_api_session(response, user: User, *, remember_me: bool, request=None) -> str:
+    """Create an API cookie session for `user` and set its cookies on `response`; `request`
+    says where the client signed in from."""
     token = secrets.token_urlsafe(32)
     lifetime = REMEMBER_LIFETIME if remember_me else SESSION_LIFETIME
-    ApiAuthSession.objects.create(
-        key_hash=_hash(token),
+    api_session_start(
         user=user,
+        key_hash=_hash(token),
         expires=timezone.now() + lifetime,
         remember_me=remember_me,
-        auth_hash=user.get_session_auth_hash(),
+        address=client_address(request) if request is not None else "",
+        user_agent=request.META.get("HTTP_USER_AGENT", "") if request is not None else "",
     )
-    ApiAuthSession.objects.filter(expires__lte=timezone.now()).delete()
     max_age = int(lifetime.total_seconds()) if remember_me else None
     secure = not settings.DEBUG
     response.set_cookie(
@@ -189,6 +192,6 @@ def end_api_session(request, response) -> None:
     """Forget the request's `ss-id` session (if any) and clear its cookies on `response`."""
     token = request.COOKIES.get(COOKIE)
     if token:
-        ApiAuthSession.objects.filter(key_hash=_hash(token)).delete()
+        api_session_end(key_hash=_hash(token))
     response.delete_cookie(COOKIE, samesite="Strict")
     response.delete_cookie(OPT_COOKIE, samesite="Strict")

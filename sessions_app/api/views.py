@@ -190,7 +190,9 @@ def authenticate_credentials(request: Request, values: dict) -> Response:
     if user is None:
         return error_wire_response(401, "Unauthorized", "Invalid UserName or Password")
     response = _auth_response(request, user)
-    token = start_api_session(response, user, remember_me=bool(values.get("RememberMe")))
+    token = start_api_session(
+        response, user, remember_me=bool(values.get("RememberMe")), request=request
+    )
     response.data.values["SessionId"] = token
     return response
 
