@@ -209,6 +209,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # API request bodies larger than this are refused with 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
+# HTTPS. Behind a proxy that terminates TLS, Django knows a request came over HTTPS only from a
+# header the proxy sets (and strips from what clients send): DJANGO_SECURE_PROXY_SSL_HEADER
+# names it, as `X-Forwarded-Proto` (meaning "https") or `Name=value`. The API's `ss-id` cookies
+# are Secure exactly when the request came over HTTPS. HSTS is off unless asked for: a browser
+# that has seen it refuses plain HTTP to the host for that long.
+_ssl_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
+if _ssl_header:
+    _name, _, _value = _ssl_header.partition("=")
+    if not _name.strip() or any(c in _name.strip() for c in " :"):
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must be a header name (X-Forwarded-Proto) or "
+            f"Name=value, not {_ssl_header!r}."
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _name.strip().upper().replace("-", "_"),
+        _value.strip() or "https",
+    )
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+
 # The reverse proxies in front of the app (addresses or networks, comma-separated). A request
 # from one of them is taken to come from the rightmost address in X-Forwarded-For that is not
 # one of them (`sessions_app.clientaddress`); from anywhere else, X-Forwarded-For is ignored.

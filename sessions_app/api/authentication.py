@@ -161,8 +161,10 @@ class ApiCookieAuthentication(authentication.BaseAuthentication):
 
 
 def start_api_session(response, user: User, *, remember_me: bool, request=None) -> str:
-    """Create an API cookie session for `user` and set its cookies on `response`; `request`
-    says where the client signed in from."""
+    """Create an API cookie session for `user` and set its cookies on `response`: Secure when
+    `request` came over HTTPS (directly, or through a proxy saying so in
+    `SECURE_PROXY_SSL_HEADER`), so that a plain-HTTP deployment works and a TLS one never
+    sends the token in the clear. `request` also says where the client signed in from."""
     token = secrets.token_urlsafe(32)
     lifetime = REMEMBER_LIFETIME if remember_me else SESSION_LIFETIME
     api_session_start(
@@ -174,7 +176,7 @@ def start_api_session(response, user: User, *, remember_me: bool, request=None) 
         user_agent=request.META.get("HTTP_USER_AGENT", "") if request is not None else "",
     )
     max_age = int(lifetime.total_seconds()) if remember_me else None
-    secure = not settings.DEBUG
+    secure = request is not None and request.is_secure()
     response.set_cookie(
         COOKIE, token, max_age=max_age, httponly=True, samesite="Strict", secure=secure
     )
