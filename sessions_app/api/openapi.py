@@ -54,6 +54,8 @@ ERRORS = {
         "412": "If-Match: the session has changed since that ETag; nothing was done (the answer's "
         "ETag is the current one)",
         "422": "This Idempotency-Key was already used for a different request",
+        "429": "Too many failed sign-ins for this username from this address (errorCode "
+        "TooManyRequests): refused, the right password too, for the seconds in Retry-After",
         "502": "The telephony provider failed; only what it did before failing is recorded",
     }.items()
 }
@@ -198,6 +200,7 @@ def build_openapi() -> dict:
                             "content": _json(_ref("AuthenticateResponse")),
                         },
                         "401": ERRORS["401"],
+                        "429": ERRORS["429"],
                     },
                 }
             },
