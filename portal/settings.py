@@ -8,6 +8,7 @@ SQLite file, the simulated telephony provider, a fixed key. Importing this modul
 it creates no file or directory.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -207,6 +208,47 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # API request bodies larger than this are refused with 413 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+
+# HTTPS. Behind a proxy that terminates TLS, Django knows a request came over HTTPS only from a
+# header the proxy sets (and strips from what clients send): DJANGO_SECURE_PROXY_SSL_HEADER
+# names it, as `X-Forwarded-Proto` (meaning "https") or `Name=value`. The API's `ss-id` cookies
+# are Secure exactly when the request came over HTTPS. HSTS is off unless asked for: a browser
+# that has seen it refuses plain HTTP to the host for that long.
+_ssl_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="")
+if _ssl_header:
+    _name, _, _value = _ssl_header.partition("=")
+    if not _name.strip() or any(c in _name.strip() for c in " :"):
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER must be a header name (X-Forwarded-Proto) or "
+            f"Name=value, not {_ssl_header!r}."
+        )
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _name.strip().upper().replace("-", "_"),
+        _value.strip() or "https",
+    )
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+
+# The reverse proxies in front of the app (addresses or networks, comma-separated). A request
+# from one of them is taken to come from the rightmost address in X-Forwarded-For that is not
+# one of them (`sessions_app.clientaddress`); from anywhere else, X-Forwarded-For is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", cast=str.strip, default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES must be addresses or networks (10.0.0.0/8), not {_proxy!r}."
+        ) from None
+
+# Failed sign-ins (HTTP Basic, POST /auth/credentials, the portal's and the admin's sign-in
+# form) are counted per username and client address in the database: after
+# AUTH_FAILURE_LIMIT of them within AUTH_FAILURE_WINDOW_SECONDS, that username from that address
+# is refused with 429 and Retry-After, without a password check, until fewer than the limit
+# remain in the window (`sessions_app.signin`). 0: no limit.
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=10)
+AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=900)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -5,10 +5,12 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from . import services
+from .account.forms import AdminSignInForm
 from .models import (
     Account,
     ActionInFlight,
     ApiAuthSession,
+    AuthFailure,
     CallSession,
     Customer,
     Endpoint,
@@ -19,6 +21,9 @@ from .models import (
     SessionMember,
     User,
 )
+
+# The admin's sign-in is a door that takes a password too: throttled like the portal's.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)
@@ -146,9 +151,20 @@ class ActionInFlightAdmin(admin.ModelAdmin):
 class ApiAuthSessionAdmin(admin.ModelAdmin):
     """Signed-in API clients (`ss-id` cookies): delete a row to sign that client out."""
 
-    list_display = ("user", "created", "expires", "remember_me")
+    list_display = ("user", "created", "address", "last_used", "expires", "remember_me")
     list_select_related = ("user",)
-    readonly_fields = ("key_hash", "user", "created", "expires", "remember_me")
+    readonly_fields = (
+        "public_id",
+        "user",
+        "created",
+        "address",
+        "user_agent",
+        "last_used",
+        "last_used_address",
+        "expires",
+        "remember_me",
+    )
+    exclude = ("key_hash", "auth_hash")
 
     def has_add_permission(self, request):
         return False
@@ -185,6 +201,20 @@ class EventSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("user", "channels", "created_at", "last_pulse_at")
     list_select_related = ("user",)
     readonly_fields = ("user", "channels", "account_ids", "created_at", "last_pulse_at")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AuthFailure)
+class AuthFailureAdmin(admin.ModelAdmin):
+    """Failed sign-ins within the throttle's window; delete a user's rows to lift a lockout
+    early."""
+
+    list_display = ("username", "address", "via", "at")
+    list_filter = ("via",)
+    search_fields = ("username", "address")
+    readonly_fields = ("username", "address", "via", "at")
 
     def has_add_permission(self, request):
         return False

@@ -132,3 +132,27 @@ class ResourceNotFound(DomainError):
     indistinguishable (404)."""
 
     code = "NotFound"
+
+
+class SignInLockedOut(DomainError):
+    """Too many failed sign-ins for this username from this address (429): the attempt is
+    refused before any password is checked, the right one included, for `retry_after`
+    seconds (`sessions_app.signin`)."""
+
+    code = "TooManyRequests"
+
+    def __init__(self, retry_after: int):
+        super().__init__(
+            "Too many failed sign-in attempts for this user from your address; "
+            f"try again in {_duration(retry_after)}"
+        )
+        self.retry_after = retry_after
+
+
+def _duration(seconds: int) -> str:
+    """`45 seconds`, `1 minute`, `15 minutes`: a wait in words, rounded up to whole minutes
+    past the first one."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

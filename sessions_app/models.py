@@ -14,6 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Concat
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from .wire.enums import (
     FlowChannels,
@@ -543,15 +544,24 @@ class ProviderInboxEntry(models.Model):
         return f"{self.provider} {self.kind} {self.call_sid} ({self.status})"
 
 
+def new_api_session_public_id() -> str:
+    """A fresh public id for an API session: what the portal's URLs name it by."""
+    return secrets.token_urlsafe(12)
+
+
 class ApiAuthSession(models.Model):
     """A cookie session started by `POST /auth/credentials` for API clients (`ss-id`).
 
     Kept apart from the portal's Django session so that API clients need no CSRF token while
     the portal's own forms stay CSRF-protected: this cookie is SameSite=Strict and is only ever
-    accepted by the API, never by portal views. Only a hash of the token is stored.
+    accepted by the API, never by portal views. Only a hash of the token is stored, and the
+    portal names a session by its `public_id`, never by that hash. Its user sees it (where it
+    signed in from, when and where it was last used) and may revoke it (delete the row) on the
+    API sessions page; an administrator may revoke anyone's.
     """
 
     key_hash = models.CharField(primary_key=True, max_length=64)
+    public_id = models.CharField(max_length=16, unique=True, default=new_api_session_public_id)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_sessions")
     created = models.DateTimeField(default=timezone.now)
     expires = models.DateTimeField()
@@ -560,9 +570,56 @@ class ApiAuthSession(models.Model):
     # once the password changes, it no longer matches and the token stops working, as Django's
     # own sessions do.
     auth_hash = models.CharField(max_length=128, default="")
+    address = models.CharField(max_length=45, blank=True)  # signed in from ("": not told)
+    user_agent = models.CharField(max_length=200, blank=True)
+    # Written at most once a minute per token, not on every request (`services.auth`).
+    last_used = models.DateTimeField(null=True, blank=True)
+    last_used_address = models.CharField(max_length=45, blank=True)
 
     def __str__(self) -> str:
         return f"API session of {self.user_id} until {self.expires:%Y-%m-%d %H:%M}"
+
+    @property
+    def ended_because(self) -> str:
+        """Why the token no longer works though its row is there ("" if it works, expiry
+        aside): its user was deactivated, or changed their password since it signed in.
+        Reads `user`, so load it with the row."""
+        if not self.user.is_active:
+            return "the user is deactivated"
+        if not constant_time_compare(self.auth_hash, self.user.get_session_auth_hash()):
+            return "the password has changed since"
+        return ""
+
+
+class AuthFailure(models.Model):
+    """One failed sign-in: a username (one that exists or not) tried from an address, and the
+    password refused, through the API (HTTP Basic, `POST /auth/credentials`) or the portal.
+
+    The throttle (`sessions_app.signin`) counts the rows of one username and address within
+    `AUTH_FAILURE_WINDOW_SECONDS`; they are in the database so that every server process sees
+    the same count. Rows older than the window are deleted as new failures are recorded.
+    """
+
+    username = models.CharField(max_length=150)
+    address = models.CharField(max_length=45, blank=True)  # "" if the server was not told
+    via = models.CharField(max_length=10, choices=Via.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # the count of one username and address in the window, newest first
+            models.Index(fields=["username", "address", "-at"], name="auth_failure_window"),
+            models.Index(fields=["at"], name="auth_failure_at"),  # the clean-up
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username!r} from {self.address or 'unknown'} at {self.at:%H:%M:%S}"
+
+    @classmethod
+    def username_key(cls, username: str) -> str:
+        """The username as failures are counted under it (a Basic username may be any
+        length; no user's is longer than this)."""
+        return username[: cls._meta.get_field("username").max_length]
 
 
 class IdempotencyKey(models.Model):

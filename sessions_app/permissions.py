@@ -14,6 +14,11 @@ def has_role(user, role: str) -> bool:
     return role_rank(user.role) >= role_rank(role)
 
 
+def sees_all_api_sessions(user) -> bool:
+    """Administrators see and revoke every user's API sessions; anyone else only their own."""
+    return has_role(user, Role.SYSTEM_ADMINISTRATOR)
+
+
 def account_ids_visible_to(user) -> QuerySet | list | None:
     """The ids of the accounts `user` may see: None for all of them (administrators), else a
     lazy query (or an empty list for a user without a role)."""

@@ -5,9 +5,10 @@ import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
+from django.conf import settings
 from django.db.models import (
     CharField,
     Exists,
@@ -17,15 +18,26 @@ from django.db.models import (
     OuterRef,
     Prefetch,
     QuerySet,
+    Subquery,
     TextField,
 )
 from django.db.models.functions import Cast
 from django.db.models.lookups import StartsWith
+from django.utils import timezone
 
 from .errors import SessionNotFound, ValidationFailed
 from .eventlog import render_message
-from .models import Account, CallSession, Customer, SessionEvent, SessionMember, User
-from .permissions import account_ids_visible_to, account_scope
+from .models import (
+    Account,
+    ApiAuthSession,
+    AuthFailure,
+    CallSession,
+    Customer,
+    SessionEvent,
+    SessionMember,
+    User,
+)
+from .permissions import account_ids_visible_to, account_scope, sees_all_api_sessions
 
 
 def accounts_visible_to(user: User) -> QuerySet[Account]:
@@ -430,3 +442,61 @@ def attach_holder_names(sessions: list[CallSession]) -> list[CallSession]:
     for session in sessions:
         session.held_by_name = names.get(session.held_by_user_id)
     return sessions
+
+
+def _failures_counted(*, username: str, address: str, now: datetime) -> QuerySet | None:
+    """The `at` of the failed sign-in whose leaving the window ends the lockout of `username`
+    from `address`: the limit-th newest within the window (none: not locked out). None if
+    there is no limit."""
+    limit = settings.AUTH_FAILURE_LIMIT
+    if limit <= 0:
+        return None
+    window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
+    recent = AuthFailure.objects.filter(
+        username=AuthFailure.username_key(username),
+        address=address,
+        at__gt=now - window,
+    )
+    return recent.order_by("-at").values("at")[limit - 1 : limit]
+
+
+def sign_in_lockout_ends(*, username: str, address: str, now: datetime) -> datetime | None:
+    """When the lockout of `username` from `address` ends, or None if it is not locked out.
+
+    Locked out while `AUTH_FAILURE_LIMIT` failures or more lie within the window ending now; it
+    ends when the limit-th newest of them leaves the window (refused attempts are not counted,
+    so it does end). One indexed query, whatever the number of failures.
+    """
+    counted = _failures_counted(username=username, address=address, now=now)
+    if counted is None:
+        return None
+    oldest = [row["at"] for row in counted]
+    return oldest[0] + timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS) if oldest else None
+
+
+def user_and_sign_in_lockout(
+    *, username: str, address: str, now: datetime
+) -> tuple[User | None, datetime | None]:
+    """The user `username` names (None: no such user) and when its lockout from `address`
+    ends (`sign_in_lockout_ends`), read together in one query when the user exists, so that
+    HTTP Basic pays nothing for the lockout check on top of reading its user."""
+    counted = _failures_counted(username=username, address=address, now=now)
+    users = User.objects.filter(**{User.USERNAME_FIELD: username})
+    if counted is None:
+        return users.first(), None
+    user = users.annotate(sign_in_counted_from=Subquery(counted)).first()
+    if user is None:
+        return None, sign_in_lockout_ends(username=username, address=address, now=now)
+    if user.sign_in_counted_from is None:
+        return user, None
+    window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
+    return user, user.sign_in_counted_from + window
+
+
+def api_sessions_visible_to(user: User) -> QuerySet[ApiAuthSession]:
+    """The unexpired API (`ss-id`) sessions `user` may see and revoke: their own, or, for an
+    administrator, everyone's; with their user, the most recently used first."""
+    sessions = ApiAuthSession.objects.filter(expires__gt=timezone.now()).select_related("user")
+    if not sees_all_api_sessions(user):
+        sessions = sessions.filter(user=user)
+    return sessions.order_by(F("last_used").desc(nulls_last=True), "-created")

@@ -5,6 +5,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from . import views
+from .account import views as account_views
 
 urlpatterns = [
     path("", views.active_sessions, name="active_sessions"),
@@ -15,8 +16,14 @@ urlpatterns = [
     path("live/sessions/<str:session_id>/hold", views.session_hold, name="session_hold"),
     path("live/sessions/<str:session_id>/resume", views.session_resume, name="session_resume"),
     path("live/sessions/<str:session_id>/invite", views.session_invite, name="session_invite"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", account_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/api-sessions/", account_views.api_session_list, name="api_sessions"),
+    path(
+        "accounts/api-sessions/<str:public_id>/revoke",
+        account_views.api_session_revoke,
+        name="api_session_revoke",
+    ),
     path(
         "accounts/password/",
         auth_views.PasswordChangeView.as_view(),

@@ -18,12 +18,14 @@ from xml.sax.saxutils import escape
 import httpx
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from sessions_app.api.authentication import verified_credentials
 from sessions_app.api.operations import OPERATIONS
 from sessions_app.models import (
+    AuthFailure,
     CallSession,
     CallState,
     DialState,
@@ -150,6 +152,45 @@ def _test_settings(settings):
     # WhiteNoise would index every static file (~9k, 30 ms) for each test client's middleware;
     # autorefresh finds a file when it is asked for instead, and serves the same files.
     settings.WHITENOISE_AUTOREFRESH = True
+
+
+@pytest.fixture(autouse=True)
+def _no_sign_in_failures(request):
+    """Each test that uses the database starts with no failed sign-in counted, so none is
+    locked out: lockouts are `AuthFailure` rows, which a test's rollback undoes, but a server
+    process a test started commits its own, outside that transaction."""
+    for name in ("transactional_db", "db"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+            AuthFailure.objects.all().delete()
+            return
+
+
+@pytest.fixture
+def password_hashes(monkeypatch):
+    """Every password hash run: a check of a stored password (`verify`) or the hash Django
+    runs for an unknown username, so that it takes as long (`encode`)."""
+    runs = []
+    verify, encode = MD5PasswordHasher.verify, MD5PasswordHasher.encode
+
+    def spy_verify(self, password, encoded):
+        runs.append("verify")
+        return verify(self, password, encoded)
+
+    def spy_encode(self, password, salt):
+        runs.append("encode")
+        return encode(self, password, salt)
+
+    monkeypatch.setattr(MD5PasswordHasher, "verify", spy_verify)
+    monkeypatch.setattr(MD5PasswordHasher, "encode", spy_encode)
+    return runs
+
+
+def age_failures(seconds: float) -> None:
+    """Move every recorded failure `seconds` into the past (time passing, without a sleep)."""
+    for failure in AuthFailure.objects.all():
+        failure.at -= timedelta(seconds=seconds)
+        failure.save(update_fields=["at"])
 
 
 @pytest.fixture

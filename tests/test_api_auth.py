@@ -340,6 +340,32 @@ def test_the_cookie_stops_working_when_the_password_changes(cookie_api, user, se
     assert sign_in(APIClient(), password="a-new-password").status_code == 200
 
 
+def test_a_role_change_counts_on_the_cookies_next_request(cookie_api, user, session):
+    assert cookie_api.get(f"/sessions/{session.id}").status_code == 200
+    user.role = Role.NONE
+    user.save(update_fields=["role"])
+
+    response = cookie_api.get(f"/sessions/{session.id}")
+
+    assert response.status_code == 403
+    assert error_status(response)["message"] == "Invalid Role"
+
+
+def test_the_cookie_session_records_where_it_signed_in_from(user):
+    client = APIClient()
+    client.post(
+        "/auth/credentials",
+        {"userName": "alice", "password": "test-password"},
+        format="json",
+        REMOTE_ADDR="198.51.100.7",
+        HTTP_USER_AGENT="evo-client/1.2",
+    )
+
+    row = ApiAuthSession.objects.get()
+    assert (row.address, row.user_agent, row.last_used) == ("198.51.100.7", "evo-client/1.2", None)
+    assert row.public_id and row.public_id not in row.key_hash
+
+
 def test_a_made_up_cookie_is_refused(anon_api, session, user):
     anon_api.cookies[COOKIE] = "made-up"
 

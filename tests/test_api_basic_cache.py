@@ -1,6 +1,7 @@
 """HTTP Basic without a password hash per request (`api.authentication.VerifiedCredentials`):
 the second request with the same credentials runs no hash, and a password change, a
-deactivation, a role change or an account change each count on the very next request."""
+deactivation, a role change or an account change each count on the very next request. (The
+lockout after failed sign-ins comes before the cache: tests/test_api_throttling.py.)"""
 
 import pytest
 
@@ -40,7 +41,8 @@ def test_a_cached_request_costs_the_queries_of_a_cookie_request(
 ):
     get(client, f"/sessions/{session.id}")
 
-    # The user, then GetSession's own (the session, members, events; no customer here).
+    # The user with its sign-in lockout, then GetSession's own (the session, members, events;
+    # no customer here).
     with django_assert_num_queries(4):
         assert get(client, f"/sessions/{session.id}").status_code == 200
 

@@ -7,6 +7,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from sessions_app.models import ApiAuthSession
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("sessions_app", "0002_session_events")]
@@ -138,3 +140,31 @@ def test_rows_that_break_the_new_invariants_are_brought_in_line(migrated_back):
 def _migrate_to_latest():
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())  # every app's, webhooks included
+
+
+@pytest.fixture
+def before_0010():
+    """The schema of 0009 (apps as then), migrated forward again afterwards."""
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    before = [("sessions_app", "0009_session_list_index")]
+    executor.migrate(before)
+    yield MigrationExecutor(connection).loader.project_state(before).apps
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(latest)
+
+
+def test_existing_api_sessions_get_a_public_id_each(before_0010):
+    """0010: the API sessions page names sessions by a public id; rows from before get one."""
+    User = before_0010.get_model("sessions_app", "User")
+    OldApiAuthSession = before_0010.get_model("sessions_app", "ApiAuthSession")
+    alice = User.objects.create(id="u1", username="alice", role="User")
+    for n in range(3):
+        OldApiAuthSession.objects.create(key_hash=str(n) * 64, user=alice, expires=timezone.now())
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    ids = list(ApiAuthSession.objects.values_list("public_id", flat=True))
+    assert len(ids) == 3 and len(set(ids)) == 3 and all(len(i) == 16 for i in ids)

@@ -66,3 +66,11 @@ def test_openapi_documents_idempotency_keys_on_writes_and_etags_on_reads(client,
         "If-Match",
     }
     assert "304" in read["responses"] and "ETag" in read["responses"]["200"]["headers"]
+
+
+def test_openapi_documents_the_sign_in_lockout(client, db):
+    spec = client.get("/openapi.json").json()
+    operations = [op for verbs in spec["paths"].values() for op in verbs.values()]
+
+    for operation in operations:
+        assert "TooManyRequests" in operation["responses"]["429"]["description"]

@@ -94,6 +94,10 @@ def test_the_demo_starts_with_debug_on_and_nothing_else():
         # django-environ alone would read an unknown word as false: the pool silently off.
         ("DATABASE_POOL", "ture", "a boolean"),
         ("EVENTS_BACKEND", "redis", "one of postgres, local"),
+        ("AUTH_FAILURE_LIMIT", "ten", "an integer"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33", "addresses or networks"),
+        ("DJANGO_SECURE_PROXY_SSL_HEADER", "X Forwarded Proto", "a header name"),
+        ("DJANGO_SECURE_HSTS_SECONDS", "a year", "an integer"),
     ],
 )
 def test_a_malformed_value_names_its_variable_and_what_it_expected(name, value, expected):

@@ -18,6 +18,7 @@ from sessions_app.errors import (
     PreconditionFailed,
     ResourceNotFound,
     SessionNotFound,
+    SignInLockedOut,
     TelephonyFailed,
     ValidationFailed,
 )
@@ -38,6 +39,7 @@ DOMAIN_STATUS = [
     (NotSupported, status.HTTP_400_BAD_REQUEST),
     (TelephonyFailed, status.HTTP_502_BAD_GATEWAY),
     (ResourceNotFound, status.HTTP_404_NOT_FOUND),
+    (SignInLockedOut, status.HTTP_429_TOO_MANY_REQUESTS),
 ]
 
 
@@ -90,8 +92,11 @@ def exception_handler(exc, context):
     "An internal error occurred" unless DEBUG is on."""
     if isinstance(exc, DomainError):
         http_status = next(code for kind, code in DOMAIN_STATUS if isinstance(exc, kind))
-        # A refused `If-Match` says which version the session is at now.
-        headers = {"ETag": exc.current_etag} if isinstance(exc, PreconditionFailed) else None
+        headers = None
+        if isinstance(exc, PreconditionFailed):  # which version the session is at now
+            headers = {"ETag": exc.current_etag}
+        elif isinstance(exc, SignInLockedOut):  # when the lockout ends
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_wire_response(
             http_status, exc.code, exc.message, exc.field_errors, headers=headers
         )

@@ -2,7 +2,6 @@
 calls one service or selector, and answers one DTO. Which routes, verbs and roles lead here is
 declared once, in the operations registry (`operations.py`)."""
 
-from django.contrib.auth import authenticate
 from django.http.response import HttpResponseBase
 from django.utils.cache import get_conditional_response
 from django.utils.http import parse_etags
@@ -10,7 +9,8 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from sessions_app import selectors, services
+from sessions_app import selectors, services, signin
+from sessions_app.clientaddress import client_address
 from sessions_app.dates import parse_start_date
 from sessions_app.errors import PreconditionFailed, ValidationFailed
 from sessions_app.models import HoldReason, Via
@@ -165,7 +165,8 @@ def _auth_response(request: Request, user, session_id: str | None = None) -> Res
 
 
 def authenticate_credentials(request: Request, values: dict) -> Response:
-    """`POST /auth/credentials`: check the password and start an `ss-id` cookie session."""
+    """`POST /auth/credentials`: check the password and start an `ss-id` cookie session; a
+    username locked out from the client's address is refused first (429, `sessions_app.signin`)."""
     provider = (values.get("provider") or "credentials").lower()
     if provider == "logout":
         return logout(request, values)
@@ -177,15 +178,21 @@ def authenticate_credentials(request: Request, values: dict) -> Response:
         raise ValidationFailed.for_field(
             "provider", "NotSupported", f"No auth provider '{provider}'."
         )
-    user = authenticate(
+    username, address = values.get("UserName") or "", client_address(request)
+    signin.refuse_if_locked_out(username=username, address=address, via=Via.API)
+    user = signin.authenticate_or_count(
         request._request,
-        username=values.get("UserName") or "",
+        username=username,
         password=values.get("Password") or "",
+        address=address,
+        via=Via.API,
     )
-    if user is None or not user.is_active:
+    if user is None:
         return error_wire_response(401, "Unauthorized", "Invalid UserName or Password")
     response = _auth_response(request, user)
-    token = start_api_session(response, user, remember_me=bool(values.get("RememberMe")))
+    token = start_api_session(
+        response, user, remember_me=bool(values.get("RememberMe")), request=request
+    )
     response.data.values["SessionId"] = token
     return response
 

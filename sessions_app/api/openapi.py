@@ -74,6 +74,8 @@ ERRORS = {
         "412": "If-Match: the session has changed since that ETag; nothing was done (the answer's "
         "ETag is the current one)",
         "422": "This Idempotency-Key was already used for a different request",
+        "429": "Too many failed sign-ins for this username from this address (errorCode "
+        "TooManyRequests): refused, the right password too, for the seconds in Retry-After",
         "502": "The telephony provider failed; only what it did before failing is recorded",
     }.items()
 }
@@ -120,7 +122,8 @@ def _operation(operation: Operation, route: Route, verb: str, operation_id: str)
     travel, its body, its answer and the errors it can give. The conditional and idempotency
     headers follow from the operation's `etag` and `writes`."""
     ok = {"description": "OK", "content": _json(_ref(operation.response.name)), "headers": {}}
-    codes = {"400", "401"} if operation.public else {"400", "401", "403"}
+    # 429: too many failed sign-ins for this user name from this address (Basic or sign-in).
+    codes = {"400", "401", "429"} if operation.public else {"400", "401", "403", "429"}
     codes |= {"404"} if route.parameters else set()
     codes |= {"409", "422"} if operation.writes else set()
     codes |= {"412"} if operation.etag else set()

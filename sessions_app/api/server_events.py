@@ -23,7 +23,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from sessions_app import events, serverevents
-from sessions_app.errors import NotSupported
+from sessions_app.errors import NotSupported, SignInLockedOut
 from sessions_app.models import Account, EventSubscription, Role
 from sessions_app.permissions import account_ids_visible_to, has_role
 from sessions_app.serverevents import END, Stream, feed
@@ -60,7 +60,8 @@ class StreamRefused(Exception):
 
 
 def _authenticate(request: HttpRequest):
-    """The API's authenticators, in the API's order; the user, or StreamRefused (401, 403)."""
+    """The API's authenticators, in the API's order; the user, or StreamRefused (401, 403, or
+    429 for a username locked out after failed sign-ins)."""
     drf_request = Request(
         request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
     )
@@ -68,6 +69,9 @@ def _authenticate(request: HttpRequest):
         user = drf_request.user
     except exceptions.AuthenticationFailed as error:
         raise StreamRefused(401, "Unauthorized", str(error.detail), _www_authenticate()) from None
+    except SignInLockedOut as error:
+        retry_after = {"Retry-After": str(error.retry_after)}
+        raise StreamRefused(429, error.code, error.message, retry_after) from None
     if not getattr(user, "is_authenticated", False):
         message = "Authentication credentials were not provided."
         raise StreamRefused(401, "Unauthorized", message, _www_authenticate())
