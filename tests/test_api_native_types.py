@@ -311,3 +311,31 @@ def test_the_generated_python_drives_the_operations_with_the_servicestack_packag
     assert failure.value.response_status.error_code == "NotFound"
     call.refresh_from_db()
     assert call.call_state == CallState.CONNECTED
+
+    signed_in = client.send(
+        dtos.Authenticate(provider="credentials", user_name="mia", password=PASSWORD)
+    )
+    assert signed_in.user_name == "mia" and signed_in.session_id
+
+    invited = client.send(dtos.AddConferenceMember(session_id=call.id, destination="+15557654321"))
+    invitee = next(m for m in invited.members if m.identity == "+15557654321")
+    assert invitee.call_state == dtos.SessionMemberCallState.RINGING
+
+    webhook = client.send(
+        dtos.CreateWebhook(
+            account_id=world["account"].id, url="https://192.0.2.10/hooks", event_kinds=["held"]
+        )
+    )
+    assert webhook.secret.startswith("whsec_") and webhook.active is True
+    listed = client.send(dtos.ListWebhooks(account_id=world["account"].id))
+    assert [w.id for w in listed.webhooks] == [webhook.id]
+    client.send(dtos.DeleteWebhook(webhook_id=webhook.id))
+    assert not WebhookSubscription.objects.exists()
+
+    ended = client.send(dtos.EndSession(session_id=call.id))
+    assert ended.ended is True and ended.call_state == dtos.SessionCallState.DISCONNECTED
+    call.refresh_from_db()
+    assert call.ended
+    assert SessionMember.objects.get(session=call, call_sid=invitee.call_sid).identity == (
+        "+15557654321"
+    )
