@@ -61,18 +61,18 @@ class Options:
         return lines
 
 
-COMMON = {
-    "GlobalNamespace": "",
-    "AddServiceStackTypes": "True",
-    "AddDescriptionAsComments": "True",
-    "IncludeTypes": "",
-    "ExcludeTypes": "",
-}
+# Each language's options: only those its generator honours.
+COMMON = {"AddDescriptionAsComments": "True", "IncludeTypes": "", "ExcludeTypes": ""}
 LANGUAGE_OPTIONS = {
-    "typescript": {"MakePropertiesOptional": "True", **COMMON},
-    "typescript.d": {"MakePropertiesOptional": "True", **COMMON, "GlobalNamespace": "dtos"},
+    "typescript": {"MakePropertiesOptional": "True", "AddServiceStackTypes": "True", **COMMON},
+    "typescript.d": {
+        "GlobalNamespace": "dtos",
+        "MakePropertiesOptional": "True",
+        "AddServiceStackTypes": "True",
+        **COMMON,
+    },
     "python": dict(COMMON),
-    "csharp": {**COMMON, "GlobalNamespace": "Voice.Api"},
+    "csharp": {"GlobalNamespace": "Voice.Api", **COMMON},
 }
 
 
