@@ -11,7 +11,16 @@ from django.db.models.functions import Cast
 
 from .errors import SessionNotFound
 from .eventlog import render_message
-from .models import Account, CallSession, Customer, SessionEvent, SessionMember, User
+from .models import (
+    HOLDABLE_CHANNELS,
+    Account,
+    CallSession,
+    Customer,
+    Endpoint,
+    SessionEvent,
+    SessionMember,
+    User,
+)
 from .permissions import account_scope
 
 
@@ -237,3 +246,33 @@ def attach_holder_names(sessions: list[CallSession]) -> list[CallSession]:
     for session in sessions:
         session.held_by_name = names.get(session.held_by_user_id)
     return sessions
+
+
+# --- for the provider's side: no user, the provider acts for every account ------------------
+
+
+def number_endpoint(phone_number: str) -> Endpoint | None:
+    """The `number` endpoint that owns `phone_number` (the number a caller dialled), with its
+    account and customer; None if no account has it."""
+    return (
+        Endpoint.objects.select_related("account", "customer")
+        .filter(kind=Endpoint.Kind.NUMBER, phone_number=phone_number)
+        .order_by("id")
+        .first()
+    )
+
+
+def session_by_call_sid(call_sid: str) -> CallSession | None:
+    """The session whose own call is `call_sid` (a redelivered incoming-call webhook finds the
+    session the first one made)."""
+    return CallSession.objects.filter(call_sid=call_sid).order_by("-date_created").first()
+
+
+def sessions_to_reconcile() -> list[CallSession]:
+    """Every active voice session with its members: reconciliation asks the provider about
+    each one's calls."""
+    return list(
+        CallSession.objects.filter(ended=False, channel__in=HOLDABLE_CHANNELS)
+        .prefetch_related("members")
+        .order_by("date_created", "id")
+    )

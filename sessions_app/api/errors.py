@@ -19,6 +19,7 @@ from sessions_app.errors import (
     ResourceNotFound,
     SessionNotFound,
     TelephonyFailed,
+    TelephonyRejected,
     ValidationFailed,
 )
 from sessions_app.wire import contracts
@@ -37,6 +38,7 @@ DOMAIN_STATUS = [
     (ValidationFailed, status.HTTP_400_BAD_REQUEST),
     (NotSupported, status.HTTP_400_BAD_REQUEST),
     (TelephonyFailed, status.HTTP_502_BAD_GATEWAY),
+    (TelephonyRejected, status.HTTP_400_BAD_REQUEST),
     (ResourceNotFound, status.HTTP_404_NOT_FOUND),
 ]
 

@@ -3,7 +3,13 @@ record one event, publish on commit, with provider calls outside the lock. What 
 reports comes in through the inbox (`inbox`). Import the actions from here."""
 
 from .customers import customer_move
-from .inbox import inbox_process, process_inbox_forever, provider_report_receive
+from .inbox import (
+    inbox_process,
+    process_inbox_forever,
+    provider_report_note,
+    provider_report_receive,
+)
+from .incoming import IncomingCallRouting, Routing, incoming_call_receive
 from .provider import get_provider
 from .sessions import (
     UNSET,
@@ -13,6 +19,7 @@ from .sessions import (
     session_hold,
     session_patch,
     session_resume,
+    session_ring_agent,
     session_start,
     validate_destination,
     validate_e164,
@@ -24,17 +31,22 @@ __all__ = [
     "SYSTEM",
     "UNSET",
     "Actor",
+    "IncomingCallRouting",
+    "Routing",
     "conference_member_add",
     "customer_move",
     "get_provider",
+    "incoming_call_receive",
     "inbox_process",
     "process_inbox_forever",
+    "provider_report_note",
     "provider_report_receive",
     "session_answer",
     "session_end",
     "session_hold",
     "session_patch",
     "session_resume",
+    "session_ring_agent",
     "session_start",
     "validate_destination",
     "validate_e164",
