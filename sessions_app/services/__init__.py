@@ -11,6 +11,7 @@ from .inbox import (
 )
 from .incoming import IncomingCallRouting, Routing, incoming_call_receive
 from .provider import get_provider
+from .reconcile import ReconcileResult, reconcile_forever, sessions_reconcile
 from .sessions import (
     UNSET,
     conference_member_add,
@@ -31,6 +32,7 @@ __all__ = [
     "SYSTEM",
     "UNSET",
     "Actor",
+    "ReconcileResult",
     "IncomingCallRouting",
     "Routing",
     "conference_member_add",
@@ -41,6 +43,7 @@ __all__ = [
     "process_inbox_forever",
     "provider_report_note",
     "provider_report_receive",
+    "reconcile_forever",
     "session_answer",
     "session_end",
     "session_hold",
@@ -48,6 +51,7 @@ __all__ = [
     "session_resume",
     "session_ring_agent",
     "session_start",
+    "sessions_reconcile",
     "validate_destination",
     "validate_e164",
 ]
