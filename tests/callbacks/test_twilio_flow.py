@@ -178,3 +178,57 @@ def test_an_incoming_call_rings_the_agent_and_is_answered_by_them(twilio, client
     assert SessionEvent.objects.filter(session=session).last().message == (
         "Session ended: the call was hung up (via provider)"
     )
+
+
+def test_mute_monitor_remove_and_redirect_report_back_through_the_callbacks(
+    twilio, client, api_actor, account
+):
+    """The operations phase 2's API will use, at the provider: what Twilio reports about each
+    comes back through the callbacks and the inbox, onto the session."""
+    session = connected_call(twilio, account)
+    services.conference_member_add(
+        actor=api_actor, session_id=session.id, destination="+15557654321"
+    )
+    session.refresh_from_db()
+    invitee = session.members.get(identity="+15557654321")
+    twilio.answer(invitee.call_sid)
+    deliver_all(client, twilio)
+    provider = services.get_provider()
+
+    provider.mute(conference_sid=session.conference_sid, call_sid=invitee.call_sid, muted=True)
+    assert set(deliver_all(client, twilio)) == {204}
+    invitee.refresh_from_db()
+    assert invitee.muted is True
+
+    supervisor = provider.monitor(
+        conference_sid=session.conference_sid,
+        destination="client:supervisor",
+        mode="listen",
+        agent_call_sid=None,
+        from_number="+15550002222",
+    )
+    twilio.answer(supervisor)
+    assert set(deliver_all(client, twilio)) == {204}  # not a member (yet): kept, not applied
+    assert ProviderInboxEntry.objects.filter(
+        call_sid=supervisor, status=InboxStatus.PENDING
+    ).exists()
+
+    provider.remove_participant(conference_sid=session.conference_sid, call_sid=invitee.call_sid)
+    assert set(deliver_all(client, twilio)) == {204}
+    invitee.refresh_from_db()
+    assert invitee.call_state == MemberCallState.NONE
+    assert kinds(session)[-2:] == [EventKind.MEMBER_MUTED, EventKind.MEMBER_LEFT]
+    assert SessionEvent.objects.filter(session=session).last().message == (
+        "+15557654321 left the call (via provider)"
+    )
+
+    # A blind transfer moves the caller out of the conference: the session's call goes on.
+    provider.redirect(call_sid=session.call_sid, destination="+15559998888", caller_id="+1555")
+    assert set(deliver_all(client, twilio)) == {204}
+    session.refresh_from_db()
+    assert not session.ended
+    left = ProviderInboxEntry.objects.get(call_sid=session.call_sid, kind="left")
+    assert (left.status, left.note) == (
+        InboxStatus.IGNORED,
+        "The session's call left the conference",
+    )
