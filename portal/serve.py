@@ -2,10 +2,13 @@
 
 Honours PORT (default 8000), HOST (default 127.0.0.1) and WEB_CONCURRENCY (worker processes,
 default 1). A thread retries provider reports that arrived before their call was known
-(`manage.py process_inbox` does the same on its own). With --simulate-traffic, demo calls are
-generated inside the server process, so the single-process SQLite demo shows live traffic
-without a cross-process event channel. With WEBHOOK_DELIVERY_IN_SERVER (the demo), a thread
-delivers webhooks (production runs `manage.py deliver_webhooks` instead).
+(`manage.py process_inbox` does the same on its own), and another, every
+RECONCILE_INTERVAL_SECONDS (0: never), ends the sessions whose calls ended at the provider
+while their report was lost (`manage.py reconcile_sessions` makes one pass). With
+--simulate-traffic, demo calls are generated inside the server process, so the single-process
+SQLite demo shows live traffic without a cross-process event channel. With
+WEBHOOK_DELIVERY_IN_SERVER (the demo), a thread delivers webhooks (production runs
+`manage.py deliver_webhooks` instead).
 
 SIGINT (Ctrl-C) and SIGTERM stop it cleanly: open event streams end themselves as soon as the
 signal arrives (`portal.asgi`), so uvicorn has nothing to cancel, then the threads stop.
@@ -39,6 +42,18 @@ def main() -> None:
             target=process_inbox_forever, args=(stop,), name="inbox-retry", daemon=True
         )
     ]
+    # Reconciliation: sessions whose calls ended at the provider unreported are ended.
+    if settings.RECONCILE_INTERVAL_SECONDS > 0:
+        from sessions_app.services import reconcile_forever
+
+        threads.append(
+            threading.Thread(
+                target=reconcile_forever,
+                args=(stop, settings.RECONCILE_INTERVAL_SECONDS),
+                name="reconcile",
+                daemon=True,
+            )
+        )
     # Webhooks: the delivery worker in this process when asked (the demo:
     # `make run`); production runs `manage.py deliver_webhooks` beside the server instead.
     if settings.WEBHOOK_DELIVERY_IN_SERVER:

@@ -9,7 +9,9 @@ it creates no file or directory.
 """
 
 import ipaddress
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -286,10 +288,62 @@ REST_FRAMEWORK = {
     "URL_FORMAT_OVERRIDE": "format",
 }
 
-# Telephony provider: "simulated" is the only one shipped; a real one plugs in by dotted path.
-TELEPHONY_PROVIDER = env.str(
-    "TELEPHONY_PROVIDER", default="sessions_app.telephony.simulated.SimulatedProvider"
+# Telephony provider: "simulated" (the demo's and the tests'), "twilio", or the dotted path of a
+# provider class (sessions_app.telephony.PROVIDER_ALIASES names the two shipped).
+TELEPHONY_PROVIDER = env.str("TELEPHONY_PROVIDER", default="simulated")
+TWILIO_PROVIDER_PATH = "sessions_app.telephony.twilio.TwilioProvider"
+TWILIO_SELECTED = TELEPHONY_PROVIDER.strip().lower() in ("twilio", TWILIO_PROVIDER_PATH.lower())
+
+
+def _base_url(var: str) -> str:
+    """An http(s) URL with a host and nothing after its path (no query, no fragment), without
+    its trailing slash; "" if unset."""
+    value = env.str(var, default="").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"{var} must be an http:// or https:// URL with no query, not {value!r}."
+        )
+    return value.rstrip("/")
+
+
+# Twilio (TELEPHONY_PROVIDER=twilio; sessions_app/telephony/twilio.py). The account and its auth
+# token, which also signs every callback Twilio sends us; an API key, if given, is used for the
+# REST API instead of the token. PUBLIC_BASE_URL is this service as Twilio reaches it: callback
+# URLs are built from it and signatures checked against it. TWILIO_API_BASE_URL replaces the
+# REST API's scheme and host (tests point it at a fake on loopback; or a regional edge).
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_API_KEY_SID = env.str("TWILIO_API_KEY_SID", default="")
+TWILIO_API_KEY_SECRET = env.str("TWILIO_API_KEY_SECRET", default="")
+PUBLIC_BASE_URL = _base_url("PUBLIC_BASE_URL")
+TWILIO_API_BASE_URL = _base_url("TWILIO_API_BASE_URL")
+# Seconds a Twilio REST request may take before it counts as failed (a 502).
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+# What a held participant hears (Twilio's HoldUrl: an MP3 or WAV file, or TwiML that plays one).
+TWILIO_HOLD_MUSIC_URL = env.str(
+    "TWILIO_HOLD_MUSIC_URL",
+    default="http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
 )
+if TWILIO_SELECTED:
+    required = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"]
+    if TWILIO_API_KEY_SID or TWILIO_API_KEY_SECRET:  # a key is a pair
+        required += ["TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET"]
+    for name in required:
+        if not globals()[name]:
+            raise ImproperlyConfigured(
+                f"{name} must be set when TELEPHONY_PROVIDER is twilio (see .env.example)."
+            )
+    if not re.fullmatch(r"AC[0-9a-fA-F]{32}", TWILIO_ACCOUNT_SID):
+        raise ImproperlyConfigured(
+            "TWILIO_ACCOUNT_SID must be an account SID: AC followed by 32 hex digits."
+        )
+# Reconciliation: every this many seconds, `python -m portal.serve` asks the provider about the
+# calls of every active session and ends those whose calls are gone (0: never; the command
+# `manage.py reconcile_sessions` does the same once).
+RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=300.0)
 # Seconds before a simulated invited party answers (Ringing -> Connected); negative: never.
 SIMULATED_ANSWER_DELAY = env.float("SIMULATED_ANSWER_DELAY", default=3.0)
 # Seconds every simulated provider operation takes: shows what a slow provider does.

@@ -67,9 +67,10 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
-    """Agents, devices and numbers that sessions are on."""
+    """Agents, devices and numbers that sessions are on; a number's *forward to* is where
+    Twilio's incoming calls to it ring."""
 
-    list_display = ("name", "kind", "account", "phone_number")
+    list_display = ("name", "kind", "account", "phone_number", "forward_to")
     list_filter = ("account", "kind")
     search_fields = ("name", "phone_number")
     list_select_related = ("account",)

@@ -74,6 +74,21 @@ class TelephonyFailed(DomainError):
     code = "TelephonyError"
 
 
+class TelephonyConflict(InvalidState):
+    """The telephony provider says the call is not in a state for the action (409), e.g.
+    Twilio's 21220 "Call is not in-progress"; the message carries the provider's. Nothing is
+    recorded but the refusal."""
+
+    code = "InvalidState"
+
+
+class TelephonyRejected(DomainError):
+    """The telephony provider refused what was asked of it (400), e.g. a number it cannot
+    call; the message carries the provider's. Nothing is recorded but the refusal."""
+
+    code = "TelephonyRejected"
+
+
 class ActionInProgress(InvalidState):
     """Another action's provider call on this session has not finished (409)."""
 

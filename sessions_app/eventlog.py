@@ -48,6 +48,8 @@ def _member_left(data: dict) -> str:
         return f"{_member(data)} hung up"
     if how == "failed":
         return f"{_member(data)} could not be reached ({data.get('status') or 'failed'})"
+    if how == "gone":
+        return f"{_member(data)} had left the call at the provider ({data.get('status')})"
     return f"{_member(data)} left the call"
 
 
@@ -58,6 +60,8 @@ def _ended(data: dict) -> str:
         return "Session ended: the call was hung up"
     if how == "failed":
         return f"Session ended: the call could not be connected ({data.get('status') or 'failed'})"
+    if how == "gone":
+        return f"Session ended: the call had ended at the provider ({data.get('status')})"
     return "Session ended"
 
 
@@ -99,6 +103,7 @@ _SENTENCES: dict[str, Callable[[dict], str]] = {
     EventKind.MEMBER_RESUMED: lambda d: f"{_member(d)} taken off hold",
     EventKind.MEMBER_MUTED: lambda d: f"{_member(d)} muted",
     EventKind.MEMBER_UNMUTED: lambda d: f"{_member(d)} unmuted",
+    EventKind.CONFERENCE_STARTED: lambda d: f"Conference {d.get('conference_sid')} started",
     EventKind.ENDED: _ended,
     EventKind.PROVIDER_FAILED: _provider_failed,
 }

@@ -202,6 +202,10 @@ class Endpoint(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.AGENT)
     phone_number = models.CharField(max_length=32, blank=True)
+    # For a `number` endpoint: where a call to `phone_number` rings (an E.164 number, a sip:
+    # URI or a client: identity, e.g. the agent's softphone). Twilio's incoming-call webhook
+    # routes by it; a number with none is not answered.
+    forward_to = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -423,6 +427,7 @@ class EventKind(models.TextChoices):
     MEMBER_RESUMED = "member_resumed"
     MEMBER_MUTED = "member_muted"
     MEMBER_UNMUTED = "member_unmuted"
+    CONFERENCE_STARTED = "conference_started"
     ENDED = "ended"
     PROVIDER_FAILED = "provider_failed"
     NOTE = "note"  # a log line from before events were typed (migration 0003)

@@ -28,11 +28,13 @@ from django.utils import timezone
 from .errors import SessionNotFound, ValidationFailed
 from .eventlog import render_message
 from .models import (
+    HOLDABLE_CHANNELS,
     Account,
     ApiAuthSession,
     AuthFailure,
     CallSession,
     Customer,
+    Endpoint,
     SessionEvent,
     SessionMember,
     User,
@@ -500,3 +502,33 @@ def api_sessions_visible_to(user: User) -> QuerySet[ApiAuthSession]:
     if not sees_all_api_sessions(user):
         sessions = sessions.filter(user=user)
     return sessions.order_by(F("last_used").desc(nulls_last=True), "-created")
+
+
+# --- for the provider's side: no user, the provider acts for every account ------------------
+
+
+def number_endpoint(phone_number: str) -> Endpoint | None:
+    """The `number` endpoint that owns `phone_number` (the number a caller dialled), with its
+    account and customer; None if no account has it."""
+    return (
+        Endpoint.objects.select_related("account", "customer")
+        .filter(kind=Endpoint.Kind.NUMBER, phone_number=phone_number)
+        .order_by("id")
+        .first()
+    )
+
+
+def session_by_call_sid(call_sid: str) -> CallSession | None:
+    """The session whose own call is `call_sid` (a redelivered incoming-call webhook finds the
+    session the first one made)."""
+    return CallSession.objects.filter(call_sid=call_sid).order_by("-date_created").first()
+
+
+def sessions_to_reconcile() -> list[CallSession]:
+    """Every active voice session with its members: reconciliation asks the provider about
+    each one's calls."""
+    return list(
+        CallSession.objects.filter(ended=False, channel__in=HOLDABLE_CHANNELS)
+        .prefetch_related("members")
+        .order_by("date_created", "id")
+    )

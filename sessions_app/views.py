@@ -27,7 +27,14 @@ from django_htmx.http import trigger_client_event
 
 from . import events, selectors, services
 from .api.openapi import build_openapi
-from .errors import DomainError, SessionEnded, SessionNotFound, TelephonyFailed
+from .errors import (
+    DomainError,
+    SessionEnded,
+    SessionNotFound,
+    TelephonyConflict,
+    TelephonyFailed,
+    TelephonyRejected,
+)
 from .filters import SessionFilters, session_counters
 from .models import CallState, Channel, Direction, HoldReason, Role, Via
 from .permissions import account_ids_visible_to, has_role
@@ -50,7 +57,7 @@ def friendly(error: DomainError) -> str:
         return "That call has already ended."
     if isinstance(error, SessionNotFound):
         return "That call is no longer available."
-    if isinstance(error, TelephonyFailed):
+    if isinstance(error, TelephonyFailed | TelephonyConflict | TelephonyRejected):
         return f"The phone system could not do that. {error.message.split(': ', 1)[-1]}."
     if error.field_errors:
         return " ".join(

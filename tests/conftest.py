@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -51,6 +52,7 @@ from tests.factories import (
     SessionMemberFactory,
     UserFactory,
 )
+from tests.twilio_fake import Callback, FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[1]
 # The time of day in a 409's "since 14:02:11 UTC" (see services.conflicts).
@@ -252,6 +254,61 @@ def failing_provider(monkeypatch):
         monkeypatch.setattr(get_provider(), method, raise_error)
 
     return fail
+
+
+# --- Twilio, offline: the provider against the fake REST API (tests/twilio_fake.py) -------------
+
+TWILIO_ACCOUNT_SID = "AC" + "0a" * 16
+TWILIO_AUTH_TOKEN = "test-auth-token-not-a-secret"
+PUBLIC_BASE_URL = "https://voice.example.test"
+
+
+@pytest.fixture
+def twilio_fake():
+    """The fake Twilio REST API, serving on loopback for the length of the test."""
+    fake = FakeTwilio(account_sid=TWILIO_ACCOUNT_SID, auth_token=TWILIO_AUTH_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def twilio(settings, twilio_fake):
+    """`TELEPHONY_PROVIDER=twilio`, pointed at the fake (`TWILIO_API_BASE_URL`); yields the
+    fake. The process's provider is built afresh with these settings, and again after."""
+    settings.TELEPHONY_PROVIDER = "twilio"
+    settings.TWILIO_ACCOUNT_SID = TWILIO_ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = TWILIO_AUTH_TOKEN
+    settings.TWILIO_API_KEY_SID = settings.TWILIO_API_KEY_SECRET = ""
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    settings.TWILIO_API_BASE_URL = twilio_fake.url
+    settings.TWILIO_TIMEOUT_SECONDS = 2.0
+    get_provider.cache_clear()
+    yield twilio_fake
+    get_provider.cache_clear()
+
+
+def deliver(client, callback: Callback, *, params: dict | None = None, headers=None):
+    """POST a callback the fake queued (or one made up from it: other `params`, other
+    `headers`) to the app, as Twilio sends it: form-encoded, to its path under
+    PUBLIC_BASE_URL."""
+    assert callback.url.startswith(PUBLIC_BASE_URL), callback.url
+    return client.post(
+        callback.url.removeprefix(PUBLIC_BASE_URL),
+        urlencode(callback.params if params is None else params),
+        content_type="application/x-www-form-urlencoded",
+        headers=callback.headers if headers is None else headers,
+    )
+
+
+def twilio_post(client, fake, path: str, params: dict, *, signature: str | None = None):
+    """POST `params` to our `path` as Twilio does, signed by the fake (or with `signature`)."""
+    signed = fake.sign(PUBLIC_BASE_URL + path, params) if signature is None else signature
+    return client.post(
+        path,
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signed},
+    )
 
 
 def db_state() -> dict:

@@ -106,8 +106,14 @@ LIVE = (CallState.RINGING, CallState.CONNECTED, CallState.PASSIVE, CallState.HOL
 NOT_GIVEN = "(not given)"  # a PATCH without ConsoleData (`services.UNSET`), as the draw shows it
 CONSOLE_DATA = [NOT_GIVEN, None, "", "notes", "VIP caller"]
 AGENT_NAMES = ["Bob Agent", "Carol Agent"]
-# Answers and holds matter more to the state than mutes and ringing: drawn more often.
-RANDOM_REPORT_KINDS = [*ReportKind, ReportKind.ANSWERED, ReportKind.HELD, ReportKind.UNHELD]
+# Answers and holds matter more to the state than mutes and ringing: drawn more often. (JOINED,
+# which needs a conference, and OTHER, which changes nothing, are left to tests/callbacks/.)
+RANDOM_REPORT_KINDS = [
+    *(kind for kind in ReportKind if kind not in (ReportKind.JOINED, ReportKind.OTHER)),
+    ReportKind.ANSWERED,
+    ReportKind.HELD,
+    ReportKind.UNHELD,
+]
 ON_THE_CALL = {MemberCallState.RINGING, MemberCallState.CONNECTED, MemberCallState.HOLD}
 HOLD_DETAILS = ("held_by_user_id", "hold_queue_name", "held_at")
 PATCH_KINDS = {
@@ -253,13 +259,15 @@ def report_should_apply(session: dict, member: dict, kind: str) -> bool:
         return member["call_state"] == MemberCallState.RINGING
     if kind in (ReportKind.COMPLETED, ReportKind.FAILED):
         return own or member["call_state"] != MemberCallState.NONE
+    if kind == ReportKind.LEFT:  # the session's own call may go on elsewhere
+        return not own and member["call_state"] != MemberCallState.NONE
     if kind == ReportKind.HELD:
         return member["call_state"] == MemberCallState.CONNECTED
     if kind == ReportKind.UNHELD:
         return member["call_state"] == MemberCallState.HOLD
     if kind in (ReportKind.MUTED, ReportKind.UNMUTED):
         return member["muted"] != (kind == ReportKind.MUTED)
-    return False  # ringing: nothing to do
+    return False  # ringing, joined without a conference, other: nothing to do
 
 
 def report_event_kind(kind: str, own: bool) -> str:
@@ -268,6 +276,7 @@ def report_event_kind(kind: str, own: bool) -> str:
         ReportKind.ANSWERED: EventKind.ANSWERED if own else EventKind.MEMBER_ANSWERED,
         ReportKind.COMPLETED: EventKind.ENDED if own else EventKind.MEMBER_LEFT,
         ReportKind.FAILED: EventKind.ENDED if own else EventKind.MEMBER_LEFT,
+        ReportKind.LEFT: EventKind.MEMBER_LEFT,
         ReportKind.HELD: EventKind.HELD if own else EventKind.MEMBER_HELD,
         ReportKind.UNHELD: EventKind.RESUMED if own else EventKind.MEMBER_RESUMED,
         ReportKind.MUTED: EventKind.MEMBER_MUTED,
@@ -777,7 +786,7 @@ class LiveCallMachine(RuleBasedStateMachine):
                 # same agent answers again after a move to Passive (the name is then no change).
                 message = message_of(recorded)
                 assert message == f"Answered by {name} (via provider)", message
-        elif report.kind in (ReportKind.COMPLETED, ReportKind.FAILED):
+        elif report.kind in (ReportKind.COMPLETED, ReportKind.FAILED, ReportKind.LEFT):
             assert member_now["call_state"] == MemberCallState.NONE
             if own:
                 milestone("session ended by the provider")

@@ -207,7 +207,9 @@ def test_each_held_leg_resumes_from_its_own_hold_queue(api_actor, session, monke
     services.session_hold(actor=api_actor, session_id=session.id, call_sid=agent.call_sid)
     resumed = []
     monkeypatch.setattr(
-        provider, "resume", lambda *, call_sid, queue_name: resumed.append((call_sid, queue_name))
+        provider,
+        "resume",
+        lambda *, call_sid, queue_name, conference_sid: resumed.append((call_sid, queue_name)),
     )
 
     services.session_resume(actor=api_actor, session_id=session.id)
@@ -252,7 +254,7 @@ def test_resume_failing_partway_records_the_members_already_resumed(
     session = held_session(api_actor, account=account)
     second = SessionMemberFactory(session=session, call_state=MemberCallState.HOLD)
 
-    def resume(*, call_sid, queue_name):
+    def resume(*, call_sid, queue_name, conference_sid=None):
         if call_sid == second.call_sid:
             raise TelephonyError("Participant not found")
 

@@ -132,3 +132,58 @@ def test_importing_the_settings_creates_nothing(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert sorted(tmp_path.rglob("*")) == before
+
+
+TWILIO = {
+    "DJANGO_DEBUG": "1",
+    "TELEPHONY_PROVIDER": "twilio",
+    "TWILIO_ACCOUNT_SID": "AC" + "0a" * 16,
+    "TWILIO_AUTH_TOKEN": "token",
+    "PUBLIC_BASE_URL": "https://voice.example.test",
+}
+
+
+@pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"])
+def test_twilio_refuses_to_start_without_each_required_variable(missing):
+    result = _check({**TWILIO, missing: ""})
+    assert result.returncode != 0
+    assert (
+        f"ImproperlyConfigured: {missing} must be set when TELEPHONY_PROVIDER is twilio"
+        in result.stderr
+    )
+
+
+@pytest.mark.parametrize("half", ["TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET"])
+def test_an_api_key_is_a_pair(half):
+    other = {"TWILIO_API_KEY_SID": "TWILIO_API_KEY_SECRET"}.get(half, "TWILIO_API_KEY_SID")
+    result = _check({**TWILIO, half: "x"})
+    assert result.returncode != 0
+    assert f"{other} must be set when TELEPHONY_PROVIDER is twilio" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("TWILIO_ACCOUNT_SID", "ACnope", "TWILIO_ACCOUNT_SID must be an account SID"),
+        ("PUBLIC_BASE_URL", "voice.example.test", "PUBLIC_BASE_URL must be an http:// or https://"),
+        ("TWILIO_API_BASE_URL", "ftp://x", "TWILIO_API_BASE_URL must be an http:// or https://"),
+    ],
+)
+def test_twilio_settings_that_cannot_work_are_refused(name, value, expected):
+    result = _check({**TWILIO, name: value})
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
+@pytest.mark.parametrize(
+    "provider", ["twilio", "Twilio", "sessions_app.telephony.twilio.TwilioProvider"]
+)
+def test_twilio_starts_with_its_variables_by_alias_or_dotted_path(provider):
+    result = _check({**TWILIO, "TELEPHONY_PROVIDER": provider})
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_simulated_provider_needs_no_twilio_variables():
+    assert _setting("TWILIO_SELECTED", {"DJANGO_DEBUG": "1"}) == "False"
+    result = _check({"DJANGO_DEBUG": "1", "TELEPHONY_PROVIDER": "simulated"})
+    assert result.returncode == 0, result.stderr

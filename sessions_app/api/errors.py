@@ -20,6 +20,7 @@ from sessions_app.errors import (
     SessionNotFound,
     SignInLockedOut,
     TelephonyFailed,
+    TelephonyRejected,
     ValidationFailed,
 )
 from sessions_app.wire import contracts
@@ -38,6 +39,7 @@ DOMAIN_STATUS = [
     (ValidationFailed, status.HTTP_400_BAD_REQUEST),
     (NotSupported, status.HTTP_400_BAD_REQUEST),
     (TelephonyFailed, status.HTTP_502_BAD_GATEWAY),
+    (TelephonyRejected, status.HTTP_400_BAD_REQUEST),
     (ResourceNotFound, status.HTTP_404_NOT_FOUND),
     (SignInLockedOut, status.HTTP_429_TOO_MANY_REQUESTS),
 ]

@@ -18,6 +18,12 @@ from .conflicts import session_ended
 from .unit import Change, require_move
 
 
+def conference_name(session_id: str) -> str:
+    """The name of a session's conference at the provider (Twilio's FriendlyName): the
+    incoming-call TwiML, the agent's leg and an invite's new conference use the same one."""
+    return f"session-{session_id}"
+
+
 def who(member: SessionMember) -> dict:
     """How an event names a member."""
     return {"call_sid": member.call_sid, "name": member.name}

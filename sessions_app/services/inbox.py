@@ -10,6 +10,8 @@ the hang-up, a ringing after the answer) are marked ignored, with a note saying 
 A report about a call that is not known yet (the invite that dialled it has not committed)
 stays pending: it is applied as soon as a call with that SID is recorded (`unit.record` asks on
 commit), or retried by `inbox_process()`, and given up after `PROVIDER_INBOX_RETRY_SECONDS`.
+What cannot concern any session (a conference-wide event, a call to a number we do not route)
+is stored as ignored at once (`provider_report_note`), so it is on record and never retried.
 """
 
 import logging
@@ -27,6 +29,7 @@ from sessions_app.models import (
     EventKind,
     InboxStatus,
     MemberCallState,
+    MemberRole,
     ProviderInboxEntry,
     SessionMember,
     call_state_move_allowed,
@@ -37,6 +40,7 @@ from .changes import (
     MEMBER_GONE,
     MEMBER_OFF_HOLD,
     answer_change,
+    conference_name,
     dial_state_after,
     end_change,
     resumed_fields,
@@ -66,6 +70,26 @@ def provider_report_receive(report: ProviderReport) -> ProviderInboxEntry:
     if created:
         inbox_process(call_sids=[report.call_sid])
         entry.refresh_from_db()
+    return entry
+
+
+def provider_report_note(report: ProviderReport, note: str) -> ProviderInboxEntry:
+    """Store `report` as ignored, with `note` saying why, without applying it (once: a
+    redelivery finds the stored entry)."""
+    now = timezone.now()
+    entry, _ = ProviderInboxEntry.objects.get_or_create(
+        provider=report.provider,
+        event_id=report.event_id,
+        defaults={
+            "call_sid": report.call_sid,
+            "kind": str(report.kind),
+            "data": report.data,
+            "occurred_at": report.occurred_at,
+            "status": InboxStatus.IGNORED,
+            "note": note[:300],
+            "handled_at": now,
+        },
+    )
     return entry
 
 
@@ -170,6 +194,21 @@ def _effect(
     named = {"member": who(member)}
 
     if kind == ReportKind.ANSWERED:
+        # The agent's leg rung for an incoming call answers the call itself.
+        answers_call = member.role == MemberRole.AGENT and not member.is_original_member
+        if (
+            answers_call
+            and member.call_state == MemberCallState.RINGING
+            and session.call_state
+            in (
+                CallState.RINGING,
+                CallState.PASSIVE,
+            )
+        ):
+            change = answer_change(session, member.name, member.endpoint_id)
+            change.member(member, call_state=MemberCallState.CONNECTED)
+            dial_state_after(session, change, member)
+            return change, ""
         if own:
             if session.call_state not in (CallState.RINGING, CallState.PASSIVE):
                 return None, f"The call is already {session.call_state}"
@@ -224,7 +263,33 @@ def _effect(
         change.member(member, muted=muted)
         return change, ""
 
-    return None, f"Nothing to do for '{kind}'"
+    if kind == ReportKind.JOINED:
+        conference_sid = data.get("conference_sid")
+        name = data.get("conference_name")
+        if session.conference_sid:
+            if session.conference_sid == conference_sid:
+                return None, "Already in the session's conference"
+            return None, f"The session's conference is {session.conference_sid}"
+        if not conference_sid or (name and name != conference_name(session.id)):
+            return None, f"Conference {name or conference_sid} is not the session's"
+        change = Change(
+            EventKind.CONFERENCE_STARTED,
+            session={"conference_sid": conference_sid},
+            data={"conference_sid": conference_sid, **named},
+        )
+        return change, ""
+
+    if kind == ReportKind.LEFT:
+        if own:  # it may go on elsewhere: its own status says when it ends
+            return None, "The session's call left the conference"
+        if not member.on_call:
+            return None, "The member has already left"
+        change = Change(EventKind.MEMBER_LEFT, data={**named, "how": "left"})
+        change.member(member, **MEMBER_GONE)
+        dial_state_after(session, change, member)
+        return change, ""
+
+    return None, f"Nothing to do for '{data.get('event') or kind}'"
 
 
 def process_inbox_forever(stop: threading.Event, interval: float = 2.0) -> None:

@@ -1,4 +1,4 @@
-"""Every write to a session: start, answer, hold, resume, patch, invite, end.
+"""Every write to a session: start, answer, hold, resume, patch, invite, end, ring an agent.
 
 Each public function is one action of the unit (`unit.run_action`). Its `decide` function
 checks the rules against the locked session and returns the change to record, or the provider
@@ -22,6 +22,7 @@ from sessions_app.models import (
     Customer,
     DialState,
     Direction,
+    Endpoint,
     EventKind,
     HoldReason,
     MemberCallState,
@@ -34,6 +35,7 @@ from .changes import (
     MEMBER_GONE,
     MEMBER_OFF_HOLD,
     answer_change,
+    conference_name,
     connect_ringing_caller,
     dial_state_after,
     end_change,
@@ -163,7 +165,10 @@ def _hold_plan(session: CallSession, actor: Actor, call_sid: str | None, reason:
         )
         return change
 
-    step = Step(f"hold {member.call_sid}", partial(provider.hold, call_sid=member.call_sid))
+    step = Step(
+        f"hold {member.call_sid}",
+        partial(provider.hold, call_sid=member.call_sid, conference_sid=session.conference_sid),
+    )
     return Plan("hold", [step], conclude)
 
 
@@ -209,6 +214,7 @@ def _resume_plan(session: CallSession) -> Plan:
                 provider.resume,
                 call_sid=m.call_sid,
                 queue_name=m.hold_queue_name or session.hold_queue_name,
+                conference_sid=session.conference_sid,
             ),
         )
         for m in held
@@ -440,7 +446,7 @@ def _invite_plan(
 
         def start_conference() -> str:
             conference["sid"] = provider.start_conference(
-                call_sid=anchor.call_sid, name=f"session-{session.id}"
+                call_sid=anchor.call_sid, name=conference_name(session.id)
             )
             return conference["sid"]
 
@@ -498,4 +504,57 @@ def conference_member_add(
         session_id=session_id,
         decide=lambda session: _invite_plan(session, destination, from_number, call_sid),
         if_match=if_match,
+    )
+
+
+def _ring_plan(session: CallSession, endpoint: Endpoint, destination: str, from_number: str):
+    if not session.actions.end:
+        raise session_ended(session)
+    if session.call_state not in (CallState.RINGING, CallState.PASSIVE):
+        raise call_state_conflict(session, "ring an agent")
+    provider = get_provider()
+
+    def ring() -> str:
+        return provider.dial_into_conference(
+            conference_sid=session.conference_sid,
+            conference_name=conference_name(session.id),
+            destination=destination,
+            from_number=from_number,
+        )
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        change = Change(
+            EventKind.MEMBER_INVITED, data={"destination": destination, "from_number": from_number}
+        )
+        if outcome.results:
+            member = SessionMember(
+                identity=destination,
+                display_name=endpoint.name,
+                endpoint_id=endpoint.id,
+                role=MemberRole.AGENT,
+                call_state=MemberCallState.RINGING,
+                is_original_member=False,
+                call_sid=outcome.results[0],
+            )
+            change.new_members.append(member)
+            change.session.update(
+                most_recent_participant_call_sid=member.call_sid, dial_state=DialState.ACTIVE
+            )
+            change.data["member"] = who(member)
+        return change
+
+    return Plan("ring", [Step(f"ring {destination}", ring)], conclude)
+
+
+def session_ring_agent(
+    *, actor: Actor, session_id: str, endpoint: Endpoint, from_number: str
+) -> CallSession:
+    """Ring `endpoint.forward_to` (the agent of the number a caller dialled) into the
+    session's conference, with caller id `from_number`. The agent joins as a ringing member;
+    its answer, reported by the provider, answers the call (`inbox`)."""
+    destination = validate_destination(endpoint.forward_to, "ForwardTo")
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _ring_plan(session, endpoint, destination, from_number),
     )

@@ -29,10 +29,13 @@ from django.utils import timezone
 
 from sessions_app.errors import (
     ActionInProgress,
+    DomainError,
     NotSupported,
     PreconditionFailed,
     SessionNotFound,
+    TelephonyConflict,
     TelephonyFailed,
+    TelephonyRejected,
     ValidationFailed,
 )
 from sessions_app.eventlog import describe_actor
@@ -49,7 +52,7 @@ from sessions_app.models import (
     call_state_move_allowed,
 )
 from sessions_app.selectors import session_etag_for, sessions_visible_to
-from sessions_app.telephony import TelephonyError
+from sessions_app.telephony import FailureKind, TelephonyError
 
 from .conflicts import call_state_conflict, session_ended
 
@@ -380,13 +383,21 @@ def run_action(
             record(session, actor, change)
     if outcome.error is not None:
         if isinstance(outcome.error, TelephonyError):
-            raise TelephonyFailed(
-                f"The telephony provider failed: {outcome.error}"
-            ) from outcome.error
+            raise telephony_failure(outcome.error) from outcome.error
         raise outcome.error
     if ended_meanwhile:
         raise session_ended(session)
     return session
+
+
+def telephony_failure(error: TelephonyError) -> DomainError:
+    """The domain error a provider's refusal or failure is: the call is not in a state for it
+    (409), the provider refused what was asked (400), or it failed (502)."""
+    if error.kind == FailureKind.INVALID_STATE:
+        return TelephonyConflict(f"The telephony provider refused: {error}")
+    if error.kind == FailureKind.REJECTED:
+        return TelephonyRejected(f"The telephony provider refused: {error}")
+    return TelephonyFailed(f"The telephony provider failed: {error}")
 
 
 def _require_etag(session: CallSession, if_match: Collection[str] | None) -> None:
