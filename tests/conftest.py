@@ -105,6 +105,7 @@ def start_server(
         "EVENTS_BACKEND": "postgres",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        "RECONCILE_INTERVAL_SECONDS": "0",  # no pass over the test database unless asked
         **env,
     }
     with open(artifacts() / log_name, "w") as log:  # the child keeps its own copy open

@@ -50,7 +50,10 @@ def _make_password_once(raw_password):
     return make_password(raw_password)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: the server's own threads (the provider inbox's retries) work on
+# the test database, and must not outlive the browser tests into the tests that follow, whose
+# checks (tests/test_properties.py: "a refused action changes nothing") they would disturb.
+@pytest.fixture(scope="module")
 def server_url(django_db_setup, django_db_blocker):
     """The app served by uvicorn on a free loopback port, against the test database."""
     if not Path(CHROMIUM).exists():
