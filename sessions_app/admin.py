@@ -30,7 +30,9 @@ admin.site.login_form = AdminSignInForm
 class PortalUserAdmin(UserAdmin):
     """Users with their Evo Voice role and the accounts they may see."""
 
-    fieldsets = UserAdmin.fieldsets + (("Evo Voice", {"fields": ("role", "accounts")}),)
+    fieldsets = UserAdmin.fieldsets + (
+        ("Evo Voice", {"fields": ("role", "accounts", "monitor_destination")}),
+    )
     list_display = ("username", "role", "is_active", "is_staff")
     list_filter = ("role", "is_active", "accounts")
     filter_horizontal = ("accounts", "groups", "user_permissions")

@@ -53,6 +53,13 @@ def _member_left(data: dict) -> str:
     return f"{_member(data)} left the call"
 
 
+def _monitor_ended(data: dict) -> str:
+    text = f"Monitoring by {data.get('supervisor') or 'a supervisor'} ended"
+    if data.get("how") == "hung_up":
+        text += ": the supervisor's call ended"
+    return text
+
+
 def _ended(data: dict) -> str:
     """Ended by someone ('Session ended'), or by the call itself, as the provider reported."""
     how = data.get("how")
@@ -104,12 +111,34 @@ _SENTENCES: dict[str, Callable[[dict], str]] = {
     EventKind.MEMBER_MUTED: lambda d: f"{_member(d)} muted",
     EventKind.MEMBER_UNMUTED: lambda d: f"{_member(d)} unmuted",
     EventKind.CONFERENCE_STARTED: lambda d: f"Conference {d.get('conference_sid')} started",
+    EventKind.MEMBER_REMOVED: lambda d: f"{_member(d)} removed from the conference",
+    EventKind.REDIRECTED: lambda d: (
+        f"Call transferred to {d.get('destination')} (caller id {d.get('caller_id')}); "
+        "session ended"
+    ),
+    EventKind.MONITOR_STARTED: lambda d: (
+        f"Monitoring started: {d.get('mode')}, ringing {d.get('destination')}"
+    ),
+    EventKind.MONITOR_CHANGED: lambda d: (
+        f"Monitoring changed to {d.get('mode')} (was {d.get('previous_mode')})"
+    ),
+    EventKind.MONITOR_ENDED: _monitor_ended,
     EventKind.ENDED: _ended,
     EventKind.PROVIDER_FAILED: _provider_failed,
 }
 
 # Kinds whose sentence already says who did it, or that have no actor to name.
 _NO_SUFFIX = {EventKind.SESSION_STARTED}
+
+
+def _mid_sentence(kind: str, text: str) -> str:
+    """A clause after a semicolon: its first word in lower case when it is the kind's own
+    wording ("Hold reason changed" -> "hold reason changed"), never when it is data, such as
+    a member's name ("Bob Agent muted")."""
+    first = text.split(" ", 1)[0]
+    if first.lower() in str(kind).split("_"):
+        return first.lower() + text[len(first) :]
+    return text
 
 
 def render_message(kind: str, data: dict, actor_name: str, via: str) -> str:
@@ -121,8 +150,7 @@ def render_message(kind: str, data: dict, actor_name: str, via: str) -> str:
     for also in data.get("also", ()):
         clause = _SENTENCES.get(also)
         if clause is not None:
-            text = clause(data)
-            sentence += f"; {text[:1].lower()}{text[1:]}"
+            sentence += "; " + _mid_sentence(also, clause(data))
     if kind in _NO_SUFFIX:
         return sentence
     return sentence + actor_suffix(actor_name, via)

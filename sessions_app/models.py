@@ -24,6 +24,7 @@ from .wire.enums import (
     SessionHoldReasons,
     SessionMemberCallState,
     SessionMemberRoles,
+    SessionMonitorModes,
     SessionQueueStates,
     choices_of,
 )
@@ -105,10 +106,25 @@ class SessionActions:
     resume: bool
     invite: bool
     end: bool
+    # Blind transfer of the session's call elsewhere (RedirectSession).
+    transfer: bool = False
+    # Hold, resume, mute, unmute or remove one conference member (UpdateConferenceMember,
+    # RemoveConferenceMember).
+    members: bool = False
+    # A supervisor listening, coaching or barging in (MonitorSession).
+    monitor: bool = False
 
     @property
     def any(self) -> bool:
-        return self.hold or self.resume or self.invite or self.end
+        return (
+            self.hold
+            or self.resume
+            or self.invite
+            or self.end
+            or self.transfer
+            or self.members
+            or self.monitor
+        )
 
 
 def allowed_actions(*, channel: str, call_state: str, ended: bool) -> SessionActions:
@@ -123,6 +139,10 @@ def allowed_actions(*, channel: str, call_state: str, ended: bool) -> SessionAct
         resume=audio and call_state == CallState.HOLD,
         invite=audio and call_state in INVITE_ALLOWED_FROM,
         end=active,
+        transfer=audio,
+        members=audio,
+        # A supervisor joins a call that is up, as an invitee does.
+        monitor=audio and call_state in INVITE_ALLOWED_FROM,
     )
 
 
@@ -220,6 +240,9 @@ class User(AbstractUser):
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.NONE, blank=True)
     accounts = models.ManyToManyField(Account, blank=True, related_name="users")
+    # Where a supervisor is rung to monitor a call (an E.164 number, a sip: URI or a client:
+    # identity): the portal's Listen / Coach / Barge form starts with it.
+    monitor_destination = models.CharField(max_length=200, blank=True)
 
     @property
     def sees_all_accounts(self) -> bool:
@@ -283,6 +306,19 @@ class CallSession(models.Model):
     most_recent_participant_call_sid = models.CharField(max_length=64, null=True, blank=True)
     was_missed = models.BooleanField(default=False)
     ring_queue_id = models.CharField(max_length=64, null=True, blank=True)
+
+    # The supervisor monitoring the call, if any (not on the wire: SessionInfo is Evo Voice's
+    # contract). The supervisor's leg is not a member: it never counts as one, and members
+    # stay what Evo Voice lists.
+    monitored_by = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    monitor_mode = models.CharField(
+        max_length=8, choices=choices_of(SessionMonitorModes), blank=True, default=""
+    )
+    monitor_call_sid = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    monitor_destination = models.CharField(max_length=200, null=True, blank=True)
+    monitor_started_at = models.DateTimeField(null=True, blank=True)
 
     date_created = models.DateTimeField(default=timezone.now, db_index=True)
     date_last_modified = models.DateTimeField(default=timezone.now)
@@ -359,6 +395,10 @@ class CallSession(models.Model):
         return self.hold_reason != HoldReason.NONE
 
     @property
+    def is_monitored(self) -> bool:
+        return bool(self.monitor_mode)
+
+    @property
     def own_number(self) -> str | None:
         """The session's own number: the one called for incoming calls, the caller for
         outgoing ones. The default caller ID of an invite."""
@@ -428,6 +468,11 @@ class EventKind(models.TextChoices):
     MEMBER_MUTED = "member_muted"
     MEMBER_UNMUTED = "member_unmuted"
     CONFERENCE_STARTED = "conference_started"
+    MEMBER_REMOVED = "member_removed"
+    REDIRECTED = "redirected"
+    MONITOR_STARTED = "monitor_started"
+    MONITOR_CHANGED = "monitor_changed"
+    MONITOR_ENDED = "monitor_ended"
     ENDED = "ended"
     PROVIDER_FAILED = "provider_failed"
     NOTE = "note"  # a log line from before events were typed (migration 0003)

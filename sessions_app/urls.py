@@ -16,6 +16,16 @@ urlpatterns = [
     path("live/sessions/<str:session_id>/hold", views.session_hold, name="session_hold"),
     path("live/sessions/<str:session_id>/resume", views.session_resume, name="session_resume"),
     path("live/sessions/<str:session_id>/invite", views.session_invite, name="session_invite"),
+    path("live/sessions/<str:session_id>/end", views.session_end, name="session_end"),
+    path(
+        "live/sessions/<str:session_id>/transfer", views.session_transfer, name="session_transfer"
+    ),
+    path(
+        "live/sessions/<str:session_id>/members/<str:call_sid>",
+        views.session_member,
+        name="session_member",
+    ),
+    path("live/sessions/<str:session_id>/monitor", views.session_monitor, name="session_monitor"),
     path("accounts/login/", account_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/api-sessions/", account_views.api_session_list, name="api_sessions"),

@@ -166,6 +166,7 @@ def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     context = _session_context(request, session_id, detail=True)
     if context is None:
         raise Http404("No such call")
+    context["supervisor"] = has_role(request.user, Role.MANAGER)
     if request.htmx and request.htmx.target == "session-detail":
         return render(request, "portal/_session_detail.html", context)
     return render(request, "portal/session_detail.html", context)
@@ -192,6 +193,8 @@ def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpRespon
     detail = request.htmx.target == "session-detail"
     context = _session_context(request, session_id, detail=detail)
     template = "portal/_session_detail.html" if detail else "portal/_session_row.html"
+    if context is not None and detail:
+        context["supervisor"] = has_role(request.user, Role.MANAGER)
     if context is not None:
         # The row keeps following the filters of the page it is on (its `next`).
         context["filters"], _ = SessionFilters.from_query(QueryDict(urlsplit(_back(request)).query))
@@ -246,6 +249,92 @@ def session_invite(request: HttpRequest, session_id: str) -> HttpResponse:
             actor=actor, session_id=session_id, destination=destination, from_number=from_number
         ),
         f"Inviting {destination.strip()}: ringing.",
+    )
+
+
+@login_required
+@require_POST
+def session_end(request: HttpRequest, session_id: str) -> HttpResponse:
+    """End the session's call (every leg)."""
+    return _act(
+        request,
+        session_id,
+        lambda actor: services.session_end(actor=actor, session_id=session_id),
+        "Call ended.",
+    )
+
+
+@login_required
+@require_POST
+def session_transfer(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Blind-transfer the session's call to the destination, with the caller ID given or the
+    session's own number; the session ends."""
+    destination = request.POST.get("destination", "")
+    caller_id = request.POST.get("caller_id", "").strip() or None
+    return _act(
+        request,
+        session_id,
+        lambda actor: services.session_redirect(
+            actor=actor, session_id=session_id, destination=destination, caller_id=caller_id
+        ),
+        f"Call transferred to {destination.strip()}.",
+    )
+
+
+_MEMBER_ACTIONS = {
+    "hold": ({"hold": True}, "Member put on hold."),
+    "resume": ({"hold": False}, "Member taken off hold."),
+    "mute": ({"muted": True}, "Member muted."),
+    "unmute": ({"muted": False}, "Member unmuted."),
+}
+
+
+@login_required
+@require_POST
+def session_member(request: HttpRequest, session_id: str, call_sid: str) -> HttpResponse:
+    """Hold, resume, mute, unmute (`action`) or remove one conference member."""
+    action = request.POST.get("action", "")
+    if action == "remove":
+        return _act(
+            request,
+            session_id,
+            lambda actor: services.conference_member_remove(
+                actor=actor, session_id=session_id, call_sid=call_sid
+            ),
+            "Member removed.",
+        )
+    change, done = _MEMBER_ACTIONS.get(action, ({}, "Nothing to do."))
+    return _act(
+        request,
+        session_id,
+        lambda actor: services.conference_member_update(
+            actor=actor, session_id=session_id, call_sid=call_sid, **change
+        ),
+        done,
+    )
+
+
+@login_required
+@require_POST
+def session_monitor(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Supervisors: listen, coach or barge in (`mode`) at the destination given, or leave."""
+    if not has_role(request.user, Role.MANAGER):
+        raise PermissionDenied("Only supervisors (Managers) may monitor calls.")
+    mode = request.POST.get("mode", "")
+    leave = mode == "Leave"
+    destination = request.POST.get("destination", "").strip() or None
+    done = "Stopped monitoring." if leave else f"{mode}: ringing {destination or 'you'}."
+    return _act(
+        request,
+        session_id,
+        lambda actor: services.session_monitor(
+            actor=actor,
+            session_id=session_id,
+            mode=None if leave else mode,
+            destination=destination,
+            leave=leave,
+        ),
+        done,
     )
 
 

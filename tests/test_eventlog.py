@@ -151,6 +151,14 @@ def test_secondary_kinds_add_their_clauses_in_order():
     )
 
 
+def test_a_secondary_clause_keeps_a_name_that_begins_it():
+    data = {"member": {"name": "Bob Agent"}, "also": [EventKind.MEMBER_MUTED]}
+
+    assert render_message(EventKind.MEMBER_HELD, data, "alice", "api") == (
+        "Bob Agent put on hold; Bob Agent muted by alice via API"
+    )
+
+
 def test_an_unnamed_member_is_still_a_sentence():
     assert render_message(EventKind.MEMBER_ANSWERED, {}, "", "provider") == (
         "A member answered (via provider)"

@@ -48,7 +48,16 @@ def test_openapi_documents_idempotency_keys_on_writes_and_etags_on_reads(client,
         for op in verbs.values()
         if OPERATIONS[op["operationId"].split("_")[0]].writes
     }
-    sessions = {"HoldSession", "PatchSession", "EndSession", "AddConferenceMember"}
+    sessions = {
+        "HoldSession",
+        "PatchSession",
+        "EndSession",
+        "AddConferenceMember",
+        "UpdateConferenceMember",
+        "RemoveConferenceMember",
+        "RedirectSession",
+        "MonitorSession",
+    }
     assert set(writes) == sessions | {"CreateWebhook", "DeleteWebhook"}
     for name, operation in writes.items():
         headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}

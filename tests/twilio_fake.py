@@ -560,6 +560,9 @@ class FakeTwilio:
                 if wanted != participant[key]:
                     participant[key] = wanted
                     self._participant_event(conference, participant, on if wanted else off)
+        if "Coaching" in values:  # a monitoring supervisor switched to or from coaching
+            participant["coaching"] = values["Coaching"] == "true"
+            participant["call_sid_to_coach"] = values.get("CallSidToCoach")
         participant["date_updated"] = _now()
         return self._participant_json(participant)
 

@@ -147,6 +147,62 @@ def end_session(request: Request, values: dict) -> Response:
     return _session_response(request, session_id)
 
 
+def update_conference_member(request: Request, values: dict) -> Response:
+    """`UpdateConferenceMember`: hold/resume and mute/unmute one member, answer the
+    `SessionInfo`."""
+    session_id = _session_id(values)
+    services.conference_member_update(
+        actor=_actor(request),
+        session_id=session_id,
+        call_sid=values.get("CallSid"),
+        hold=values.get("Hold"),
+        muted=values.get("Muted"),
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
+def remove_conference_member(request: Request, values: dict) -> Response:
+    """`RemoveConferenceMember`: take one member out of the conference, answer the
+    `SessionInfo`."""
+    session_id = _session_id(values)
+    services.conference_member_remove(
+        actor=_actor(request),
+        session_id=session_id,
+        call_sid=values.get("CallSid"),
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
+def redirect_session(request: Request, values: dict) -> Response:
+    """`RedirectSession`: blind-transfer the call (the session ends), answer the
+    `SessionInfo`."""
+    session_id = _session_id(values)
+    services.session_redirect(
+        actor=_actor(request),
+        session_id=session_id,
+        destination=values.get("Destination"),
+        caller_id=values.get("CallerId") or None,
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
+def monitor_session(request: Request, values: dict) -> Response:
+    """`MonitorSession`: start, switch or (Leave) stop monitoring, answer the `SessionInfo`."""
+    session_id = _session_id(values)
+    services.session_monitor(
+        actor=_actor(request),
+        session_id=session_id,
+        mode=values.get("Mode") or None,
+        destination=values.get("Destination") or None,
+        leave=bool(values.get("Leave")),
+        if_match=_if_match(request),
+    )
+    return _session_response(request, session_id)
+
+
 def _auth_response(request: Request, user, session_id: str | None = None) -> Response:
     accounts = list(selectors.accounts_visible_to(user).values_list("id", "name"))
     return WireResponse(

@@ -155,6 +155,52 @@ OPERATIONS: dict[str, Operation] = {
             provider=True,
         ),
         Operation(
+            contracts.UPDATE_CONFERENCE_MEMBER,
+            contracts.SESSION_INFO,
+            handlers.update_conference_member,
+            _session("/sessions/{sessionId}/conference/members/{callSid}", "PATCH"),
+            "Hold or resume (Hold), mute or unmute (Muted) one conference member; what is "
+            "omitted stays as it is. A member already in the state asked for is a 409.",
+            writes=True,
+            etag=True,
+            provider=True,
+        ),
+        Operation(
+            contracts.REMOVE_CONFERENCE_MEMBER,
+            contracts.SESSION_INFO,
+            handlers.remove_conference_member,
+            _session("/sessions/{sessionId}/conference/members/{callSid}", "DELETE"),
+            "Remove a member from the conference and hang up its leg (the session's own call: "
+            "end the session instead).",
+            writes=True,
+            etag=True,
+            provider=True,
+        ),
+        Operation(
+            contracts.REDIRECT_SESSION,
+            contracts.SESSION_INFO,
+            handlers.redirect_session,
+            _session("/sessions/{sessionId}/redirect", "POST"),
+            "Blind transfer: send the session's call to Destination. The call leaves the "
+            "conference (which ends with it), so the session ends.",
+            writes=True,
+            etag=True,
+            provider=True,
+        ),
+        Operation(
+            contracts.MONITOR_SESSION,
+            contracts.SESSION_INFO,
+            handlers.monitor_session,
+            _session("/sessions/{sessionId}/monitor", "POST"),
+            "Supervisors (Manager): ring your phone or client into the call to Listen, Coach "
+            "the agent or Barge in; another Mode switches while you monitor, Leave: true stops. "
+            "Your leg is not a member; the portal shows who monitors.",
+            role=Role.MANAGER,
+            writes=True,
+            etag=True,
+            provider=True,
+        ),
+        Operation(
             contracts.APP_GET_ACTIVE_SESSIONS,
             contracts.APP_GET_ACTIVE_SESSIONS_RESULT,
             handlers.get_active_sessions,

@@ -54,14 +54,26 @@ def resumed_fields() -> dict:
     return {"call_state": CallState.CONNECTED, **OFF_HOLD}
 
 
+# A session nobody monitors.
+UNMONITORED = {
+    "monitored_by_id": None,
+    "monitor_mode": "",
+    "monitor_call_sid": None,
+    "monitor_destination": None,
+    "monitor_started_at": None,
+}
+
+
 def ended_fields() -> dict:
-    """What an ended session looks like: disconnected, completed, on nobody's hold."""
+    """What an ended session looks like: disconnected, completed, on nobody's hold, monitored
+    by nobody."""
     return {
         "ended": True,
         "call_state": CallState.DISCONNECTED,
         "dial_state": DialState.NONE,
         "date_completed": timezone.now(),
         **OFF_HOLD,
+        **UNMONITORED,
     }
 
 

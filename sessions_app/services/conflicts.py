@@ -26,8 +26,11 @@ def _when(date: datetime) -> str:
     return f"{date:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _origin(session: CallSession, member: SessionMember | None = None) -> tuple[str, datetime]:
-    """(who, when) of the latest event that set the call state of the session, or of `member`:
+def _origin(
+    session: CallSession, member: SessionMember | None = None, field: str = "call_state"
+) -> tuple[str, datetime]:
+    """(who, when) of the latest event that set the call state (or `field`) of the session, or
+    of `member`:
     who is 'alice via API', 'the provider' or 'the system'. Without such an event (a state it
     started in, or a log from before events were typed), its creation, or for an ended session
     its last change."""
@@ -35,7 +38,7 @@ def _origin(session: CallSession, member: SessionMember | None = None) -> tuple[
     events = SessionEvent.objects.filter(session=session).order_by("-seq")
     for data, actor_name, via, date in events.values_list("data", "actor_name", "via", "date"):
         changed = data.get("changes", {}) if key is None else data.get("members", {}).get(key, {})
-        if "call_state" in changed:
+        if field in changed:
             return describe_actor(actor_name, via), date
     if member is not None:
         return "", member.date_created
@@ -77,6 +80,33 @@ def member_state_conflict(session: CallSession, member: SessionMember, verb: str
     return InvalidState(
         f"Cannot {verb}: the member's call is {member.call_state} {_by_since(who, date)}"
     )
+
+
+def member_already(session: CallSession, member: SessionMember, verb: str) -> InvalidState:
+    """'Cannot mute: the member is already muted (by alice via API since 14:02:11 UTC)', and
+    the same for `hold` (already on hold)."""
+    field, state = ("muted", "muted") if verb == "mute" else ("call_state", "on hold")
+    who, date = _origin(session, member, field)
+    return InvalidState(f"Cannot {verb}: the member is already {state} ({_by_since(who, date)})")
+
+
+def member_not(session: CallSession, member: SessionMember, verb: str) -> InvalidState:
+    """'Cannot unmute: the member is not muted (by alice via API since 14:02:11 UTC)'."""
+    who, date = _origin(session, member, "muted")
+    return InvalidState(f"Cannot {verb}: the member is not muted ({_by_since(who, date)})")
+
+
+def already_monitored(session: CallSession, supervisor: str, verb: str) -> InvalidState:
+    """'Cannot monitor: bob is already monitoring this call (Listen) since 14:02:11 UTC'."""
+    return InvalidState(
+        f"Cannot {verb}: {supervisor} is already monitoring this call ({session.monitor_mode}) "
+        f"since {_when(session.monitor_started_at)}"
+    )
+
+
+def not_monitored(session: CallSession, verb: str) -> InvalidState:
+    """'Cannot stop monitoring: nobody is monitoring this call'."""
+    return InvalidState(f"Cannot {verb}: nobody is monitoring this call")
 
 
 def session_ended(session: CallSession) -> SessionEnded:

@@ -39,6 +39,7 @@ from sessions_app.telephony import ProviderReport, ReportKind
 from .changes import (
     MEMBER_GONE,
     MEMBER_OFF_HOLD,
+    UNMONITORED,
     answer_change,
     conference_name,
     dial_state_after,
@@ -119,9 +120,12 @@ def _sessions_by_call(call_sids: list[str]) -> dict[str, str]:
         "session__ended", "-session__date_created"
     )
     sessions = CallSession.objects.filter(call_sid__in=call_sids).order_by("ended", "-date_created")
+    # A monitoring supervisor's leg is not a member: it is known by its session.
+    monitors = CallSession.objects.filter(monitor_call_sid__in=call_sids)
     for rows in (
         members.values_list("call_sid", "session_id"),
         sessions.values_list("call_sid", "id"),
+        monitors.values_list("monitor_call_sid", "id"),
     ):
         for call_sid, session_id in rows:
             found.setdefault(call_sid, session_id)
@@ -152,7 +156,7 @@ def _apply_pending(session_id: str) -> int:
     with transaction.atomic(durable=True):
         session = lock_session(PROVIDER, session_id)
         members = {m.call_sid: m for m in session.members.exclude(call_sid=None)}
-        sids = {*members, session.call_sid} - {None}
+        sids = {*members, session.call_sid, session.monitor_call_sid} - {None}
         entries = list(
             ProviderInboxEntry.objects.select_for_update()
             .filter(status=InboxStatus.PENDING, call_sid__in=sids)
@@ -160,7 +164,12 @@ def _apply_pending(session_id: str) -> int:
         )
         for entry in entries:
             member = members.get(entry.call_sid)
-            change, note = _effect(session, member, entry) if member else (None, "No member")
+            if entry.call_sid == session.monitor_call_sid:
+                change, note = _monitor_effect(session, entry)
+            elif member:
+                change, note = _effect(session, member, entry)
+            else:
+                change, note = None, "No member"
             event = record(session, PROVIDER, change) if change is not None else None
             if change is not None and event is None:
                 note = "Nothing changed"
@@ -181,6 +190,16 @@ def _apply_pending(session_id: str) -> int:
                 ]
             )
     return len(entries)
+
+
+def _monitor_effect(session: CallSession, entry: ProviderInboxEntry) -> tuple[Change | None, str]:
+    """A report about the monitoring supervisor's leg: only its end matters (the supervisor
+    hung up, or never answered): the session is monitored by nobody any more."""
+    if entry.kind not in (ReportKind.COMPLETED, ReportKind.FAILED):
+        return None, "The supervisor's leg"
+    supervisor = session.monitored_by.get_username() if session.monitored_by else ""
+    data = {"supervisor": supervisor, "how": "hung_up", "status": (entry.data or {}).get("status")}
+    return Change(EventKind.MONITOR_ENDED, session=dict(UNMONITORED), data=data), ""
 
 
 def _effect(

@@ -12,7 +12,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from sessions_app.errors import NotSupported, ValidationFailed
+from sessions_app.errors import InvalidState, NotSupported, ValidationFailed
 from sessions_app.models import (
     HOLDABLE_CHANNELS,
     MAX_CONFERENCE_MEMBERS,
@@ -30,10 +30,12 @@ from sessions_app.models import (
     QueueState,
     SessionMember,
 )
+from sessions_app.telephony import MonitorMode
 
 from .changes import (
     MEMBER_GONE,
     MEMBER_OFF_HOLD,
+    UNMONITORED,
     answer_change,
     conference_name,
     connect_ringing_caller,
@@ -43,7 +45,16 @@ from .changes import (
     resumed_fields,
     who,
 )
-from .conflicts import call_state_conflict, conference_full, member_state_conflict, session_ended
+from .conflicts import (
+    already_monitored,
+    call_state_conflict,
+    conference_full,
+    member_already,
+    member_not,
+    member_state_conflict,
+    not_monitored,
+    session_ended,
+)
 from .provider import get_provider
 from .unit import (
     Actor,
@@ -244,14 +255,20 @@ def _end_plan(session: CallSession, call_sid: str | None) -> Plan:
         for m in session.members.all()
         if m.on_call and m.call_sid and m.call_sid != session.call_sid
     ]
-    sids = [m.call_sid for m in legs] + ([session.call_sid] if session.call_sid else [])
+    # The supervisor's leg, if one monitors, goes with them.
+    monitor = [session.monitor_call_sid] if session.monitor_call_sid else []
+    sids = monitor + [m.call_sid for m in legs] + ([session.call_sid] if session.call_sid else [])
     steps = [Step(f"hang up {sid}", partial(provider.hangup, call_sid=sid)) for sid in sids]
 
     def conclude(session: CallSession, outcome: Outcome) -> Change:
         if len(outcome.results) == len(steps):
             return end_change(session)
         change = Change(EventKind.ENDED)
-        for member in fresh(session, legs[: len(outcome.results)]):
+        done = len(outcome.results)
+        if monitor and done:
+            change.session.update(UNMONITORED)
+            done -= 1
+        for member in fresh(session, legs[:done]):
             change.member(member, **MEMBER_GONE)
         return change
 
@@ -558,3 +575,391 @@ def session_ring_agent(
         session_id=session_id,
         decide=lambda session: _ring_plan(session, endpoint, destination, from_number),
     )
+
+
+# --- one conference member: hold, mute, remove ------------------------------------------------
+
+
+def _require_call(session: CallSession, verb: str) -> None:
+    """An active voice session (409 if it has ended, 400 if it is not a call)."""
+    if not session.actions.end:
+        raise session_ended(session)
+    if session.channel not in HOLDABLE_CHANNELS:
+        raise NotSupported(f"A {session.channel.lower()} session cannot {verb}")
+
+
+def _member_update_plan(
+    session: CallSession, actor: Actor, call_sid: str, hold: bool | None, muted: bool | None
+) -> Plan | None:
+    _require_call(session, "have its members held or muted")
+    held_by = actor.user.id if actor.user else None
+    member = member_by_call_sid(session, call_sid, "CallSid")
+    own = member.call_sid == session.call_sid
+    provider = get_provider()
+    steps: list[Step] = []
+    if hold is True:
+        if member.call_state == MemberCallState.HOLD:
+            raise member_already(session, member, "hold")
+        if member.call_state != MemberCallState.CONNECTED:
+            raise member_state_conflict(session, member, "hold")
+        steps.append(
+            Step(
+                f"hold {call_sid}",
+                partial(provider.hold, call_sid=call_sid, conference_sid=session.conference_sid),
+            )
+        )
+    elif hold is False:
+        if member.call_state != MemberCallState.HOLD:
+            raise member_state_conflict(session, member, "resume")
+        queue = member.hold_queue_name or session.hold_queue_name
+        steps.append(
+            Step(
+                f"resume {call_sid}",
+                partial(
+                    provider.resume,
+                    call_sid=call_sid,
+                    queue_name=queue,
+                    conference_sid=session.conference_sid,
+                ),
+            )
+        )
+    if muted is not None:
+        if not member.on_call:
+            raise member_state_conflict(session, member, "mute" if muted else "unmute")
+        if muted and member.muted:
+            raise member_already(session, member, "mute")
+        if not muted and not member.muted:
+            raise member_not(session, member, "unmute")
+        steps.append(
+            Step(
+                f"{'mute' if muted else 'unmute'} {call_sid}",
+                partial(
+                    provider.mute,
+                    conference_sid=session.conference_sid,
+                    call_sid=call_sid,
+                    muted=muted,
+                ),
+            )
+        )
+    if not steps:
+        return None  # nothing asked: nothing done, nothing recorded
+
+    def hold_change(session: CallSession, member: SessionMember, result) -> Change:
+        if hold:
+            kind = EventKind.HELD if own else EventKind.MEMBER_HELD
+            change = Change(kind, data={"member": who(member)})
+            queue = result.queue_name
+            change.member(member, call_state=MemberCallState.HOLD, hold_queue_name=queue)
+            if own:  # the session's own call held is the session held, as HoldSession does
+                change.session.update(
+                    call_state=CallState.HOLD,
+                    held_by_user_id=held_by,
+                    hold_queue_name=session.hold_queue_name or result.queue_name,
+                    held_at=session.held_at or timezone.now(),
+                )
+            return change
+        change = Change(
+            EventKind.RESUMED if own else EventKind.MEMBER_RESUMED, data={"member": who(member)}
+        )
+        change.member(member, **MEMBER_OFF_HOLD)
+        others_held = session.members.filter(call_state=MemberCallState.HOLD).exclude(pk=member.pk)
+        if own and session.is_held and not others_held.exists():
+            change.session.update(resumed_fields())
+        return change
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        [current] = fresh(session, [member])
+        changes = []
+        results = list(outcome.results)
+        if hold is not None and results:
+            changes.append(hold_change(session, current, results.pop(0)))
+        elif hold is not None:  # the hold failed: nothing else was asked of the provider
+            return Change(EventKind.MEMBER_HELD if hold else EventKind.MEMBER_RESUMED)
+        if muted is not None:
+            kind = EventKind.MEMBER_MUTED if muted else EventKind.MEMBER_UNMUTED
+            mute = Change(kind, data={"member": who(current)})
+            if len(outcome.results) == len(steps):
+                mute.member(current, muted=muted)
+            changes.append(mute)
+        first, *rest = changes
+        for change in rest:
+            first.merge(change)
+        return first
+
+    return Plan("update member", steps, conclude)
+
+
+def conference_member_update(
+    *,
+    actor: Actor,
+    session_id: str,
+    call_sid: str | None,
+    hold: bool | None = None,
+    muted: bool | None = None,
+    if_match: Collection[str] | None = None,
+) -> CallSession:
+    """Hold or resume (`hold`), mute or unmute (`muted`) the member on `call_sid`; what is None
+    is left as it is. Asking for the state the member is already in is a 409. Holding the
+    session's own call holds the session, as HoldSession does; any other member's hold is that
+    member's alone."""
+    call_sid = _required_call_sid(call_sid)
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _member_update_plan(session, actor, call_sid, hold, muted),
+        if_match=if_match,
+    )
+
+
+def _required_call_sid(call_sid: str | None) -> str:
+    call_sid = (call_sid or "").strip()
+    if not call_sid:
+        raise ValidationFailed.for_field("CallSid", "NotEmpty", "'CallSid' must not be empty.")
+    return call_sid
+
+
+def _member_remove_plan(session: CallSession, call_sid: str) -> Plan:
+    _require_call(session, "have members removed")
+    member = member_by_call_sid(session, call_sid, "CallSid")
+    if member.call_sid == session.call_sid:
+        raise ValidationFailed.for_field(
+            "CallSid",
+            "SessionCall",
+            "'CallSid' is the session's own call: end the session instead "
+            "(DELETE /sessions/{sessionId}).",
+        )
+    if not member.on_call:
+        raise member_state_conflict(session, member, "remove")
+    provider = get_provider()
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        change = Change(EventKind.MEMBER_REMOVED, data={"member": who(member)})
+        if outcome.results:
+            [leaving] = fresh(session, [member])
+            change.member(leaving, **MEMBER_GONE)
+            dial_state_after(session, change, leaving)
+        return change
+
+    step = Step(
+        f"remove {call_sid}",
+        partial(
+            provider.remove_participant, conference_sid=session.conference_sid, call_sid=call_sid
+        ),
+    )
+    return Plan("remove member", [step], conclude)
+
+
+def conference_member_remove(
+    *,
+    actor: Actor,
+    session_id: str,
+    call_sid: str | None,
+    if_match: Collection[str] | None = None,
+) -> CallSession:
+    """Take the member on `call_sid` out of the conference; the provider hangs up its leg.
+    The session's own call is not a member one removes: ending the session does that."""
+    call_sid = _required_call_sid(call_sid)
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _member_remove_plan(session, call_sid),
+        if_match=if_match,
+    )
+
+
+# --- blind transfer ---------------------------------------------------------------------------
+
+
+def _caller_id(session: CallSession, caller_id: str | None, field: str) -> str:
+    """The caller ID given (E.164), or the session's own number."""
+    if caller_id:
+        return validate_e164(caller_id, field)
+    own = session.own_number
+    if not own or not E164.match(own):
+        raise ValidationFailed.for_field(
+            field,
+            "NotEmpty",
+            f"'{field}' is required: this session has no E.164 number of its own.",
+        )
+    return own
+
+
+def _redirect_plan(session: CallSession, destination: str, caller_id: str | None) -> Plan:
+    require_allowed(session, "transfer")
+    if not session.call_sid:
+        raise ValidationFailed.for_field(
+            "SessionId", "NoCall", "This session has no call of its own to transfer."
+        )
+    caller_id = _caller_id(session, caller_id, "CallerId")
+    provider = get_provider()
+
+    def conclude(session: CallSession, outcome: Outcome) -> Change:
+        data = {"destination": destination, "caller_id": caller_id}
+        if not outcome.results:
+            return Change(EventKind.REDIRECTED, data=data)
+        # The call left our conference for the destination (and the conference ended with it:
+        # its caller leaving ends it): for us the session is over.
+        return end_change(session, kind=EventKind.REDIRECTED, **data)
+
+    step = Step(
+        f"redirect {session.call_sid} to {destination}",
+        partial(
+            provider.redirect,
+            call_sid=session.call_sid,
+            destination=destination,
+            caller_id=caller_id,
+        ),
+    )
+    return Plan("transfer", [step], conclude)
+
+
+def session_redirect(
+    *,
+    actor: Actor,
+    session_id: str,
+    destination: str | None,
+    caller_id: str | None = None,
+    if_match: Collection[str] | None = None,
+) -> CallSession:
+    """Blind transfer: the session's call leaves for `destination` (caller ID `caller_id`, or
+    the session's own number). The call is no longer ours, so the session ends with it, as one
+    `redirected` event; every other leg goes with the conference."""
+    destination = validate_destination(destination)
+    return run_action(
+        actor=actor,
+        session_id=session_id,
+        decide=lambda session: _redirect_plan(session, destination, caller_id),
+        if_match=if_match,
+    )
+
+
+# --- supervisor monitoring --------------------------------------------------------------------
+
+
+def _agent_call_sid(session: CallSession) -> str | None:
+    """The leg a coaching supervisor whispers to: the connected agent, else the connected
+    member who is not the caller (an invited party taking the call)."""
+    others = [
+        m
+        for m in session.members.filter(call_state=MemberCallState.CONNECTED)
+        if m.call_sid and m.call_sid != session.call_sid and not m.is_original_member
+    ]
+    agents = [m for m in others if m.role == MemberRole.AGENT]
+    chosen = (agents or others)[-1:] or [None]
+    return chosen[0].call_sid if chosen[0] else None
+
+
+def _monitor_plan(
+    session: CallSession, actor: Actor, mode: str, destination: str | None
+) -> Decision:
+    require_allowed(session, "monitor")
+    user = actor.user
+    provider_mode = MonitorMode(mode.lower())
+    agent = _agent_call_sid(session) if provider_mode == MonitorMode.COACH else None
+    if provider_mode == MonitorMode.COACH and agent is None:
+        raise InvalidState("Cannot coach: no agent is on the call")
+    provider = get_provider()
+    supervisor = actor.username
+    if session.is_monitored:
+        if session.monitored_by_id != (user.id if user else None):
+            name = session.monitored_by.get_username() if session.monitored_by else "someone"
+            raise already_monitored(session, name, "monitor")
+        if session.monitor_mode == mode:
+            return None  # already so: nothing to do, nothing recorded
+        previous = session.monitor_mode
+
+        def switched(session: CallSession, outcome: Outcome) -> Change:
+            data = {"supervisor": supervisor, "mode": mode, "previous_mode": previous}
+            change = Change(EventKind.MONITOR_CHANGED, data=data)
+            if outcome.results:
+                change.session["monitor_mode"] = mode
+            return change
+
+        step = Step(
+            f"switch {session.monitor_call_sid} to {mode}",
+            partial(
+                provider.set_monitor_mode,
+                conference_sid=session.conference_sid,
+                call_sid=session.monitor_call_sid,
+                mode=provider_mode,
+                agent_call_sid=agent,
+            ),
+        )
+        return Plan("monitor", [step], switched)
+
+    destination = validate_destination(destination or (user and user.monitor_destination))
+    from_number = _caller_id(session, None, "FromNumber")
+
+    def started(session: CallSession, outcome: Outcome) -> Change:
+        data = {"supervisor": supervisor, "mode": mode, "destination": destination}
+        change = Change(EventKind.MONITOR_STARTED, data=data)
+        if outcome.results:
+            change.session.update(
+                monitored_by_id=user.id if user else None,
+                monitor_mode=mode,
+                monitor_call_sid=outcome.results[0],
+                monitor_destination=destination,
+                monitor_started_at=timezone.now(),
+            )
+        return change
+
+    step = Step(
+        f"ring {destination} to {mode.lower()}",
+        partial(
+            provider.monitor,
+            conference_sid=session.conference_sid,
+            destination=destination,
+            mode=provider_mode,
+            agent_call_sid=agent,
+            from_number=from_number,
+        ),
+    )
+    return Plan("monitor", [step], started)
+
+
+def _leave_plan(session: CallSession) -> Plan:
+    if not session.actions.end:
+        raise session_ended(session)
+    if not session.is_monitored:
+        raise not_monitored(session, "stop monitoring")
+    provider = get_provider()
+    supervisor = session.monitored_by.get_username() if session.monitored_by else ""
+
+    def left(session: CallSession, outcome: Outcome) -> Change:
+        change = Change(EventKind.MONITOR_ENDED, data={"supervisor": supervisor})
+        if outcome.results:
+            change.session.update(UNMONITORED)
+        return change
+
+    step = Step(
+        f"hang up {session.monitor_call_sid}",
+        partial(provider.hangup, call_sid=session.monitor_call_sid),
+    )
+    return Plan("stop monitoring", [step], left)
+
+
+def session_monitor(
+    *,
+    actor: Actor,
+    session_id: str,
+    mode: str | None,
+    destination: str | None = None,
+    leave: bool = False,
+    if_match: Collection[str] | None = None,
+) -> CallSession:
+    """A supervisor (`actor`) monitors the session's call in `mode` (`SessionMonitorModes`):
+    rung at `destination` (default: their profile's `monitor_destination`) into the
+    conference, muted (Listen), heard by the agent only (Coach) or by everyone (Barge). The
+    monitoring supervisor switches mode without being rung again; another is refused (409)
+    while one monitors. `leave`: hang up the supervisor's leg and stop monitoring.
+
+    The supervisor's leg is recorded on the session, never as a member."""
+    if leave:
+        decide = _leave_plan
+    else:
+        if not mode:
+            raise ValidationFailed.for_field(
+                "Mode", "NotEmpty", "'Mode' must not be empty (or send Leave: true)."
+            )
+        decide = partial(_monitor_plan, actor=actor, mode=mode, destination=destination)
+    return run_action(actor=actor, session_id=session_id, decide=decide, if_match=if_match)

@@ -95,13 +95,19 @@ def lock_session(actor: Actor, session_id: str) -> CallSession:
         raise SessionNotFound(session_id) from None
 
 
-_AUDIO_ONLY = {"hold": "be held", "resume": "be resumed", "invite": "have a conference"}
+_AUDIO_ONLY = {
+    "hold": "be held",
+    "resume": "be resumed",
+    "invite": "have a conference",
+    "transfer": "be transferred",
+    "monitor": "be monitored",
+}
 
 
 def require_allowed(session: CallSession, action: str, verb: str | None = None) -> None:
-    """Refuse `action` ("hold", "resume", "invite", "end") unless `session.actions` allows it:
-    409 for an ended session or a state that does not allow it, 400 for a session that is not a
-    call."""
+    """Refuse `action` ("hold", "resume", "invite", "end", "transfer", "monitor") unless
+    `session.actions` allows it: 409 for an ended session or a state that does not allow it,
+    400 for a session that is not a call."""
     if not session.actions.end:
         raise session_ended(session)
     if getattr(session.actions, action):
@@ -189,7 +195,11 @@ def _serialise_event_commits() -> None:
 
 
 def _live_kind(kind: str) -> str:
-    return {EventKind.SESSION_STARTED: "created", EventKind.ENDED: "ended"}.get(kind, "changed")
+    return {
+        EventKind.SESSION_STARTED: "created",
+        EventKind.ENDED: "ended",
+        EventKind.REDIRECTED: "ended",  # the call left for elsewhere: the session is over
+    }.get(kind, "changed")
 
 
 def record(session: CallSession, actor: Actor, change: Change) -> SessionEvent | None:

@@ -166,6 +166,17 @@ class TelephonyProvider(Protocol):
         """Ring a supervisor at `destination` into the conference to listen, coach the agent on
         `agent_call_sid`, or barge in; returns the supervisor's call SID."""
 
+    def set_monitor_mode(
+        self,
+        *,
+        conference_sid: str,
+        call_sid: str,
+        mode: MonitorMode,
+        agent_call_sid: str | None,
+    ) -> None:
+        """Switch the supervisor on `call_sid` (rung by `monitor`) to another mode, without
+        ringing them again."""
+
     def end_conference(self, *, conference_sid: str) -> None:
         """End the conference: every participant's leg ends."""
 

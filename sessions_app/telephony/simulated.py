@@ -130,6 +130,18 @@ class SimulatedProvider:
             conference_sid=conference_sid, destination=destination, from_number=from_number
         )
 
+    def set_monitor_mode(
+        self,
+        *,
+        conference_sid: str,
+        call_sid: str,
+        mode: MonitorMode,
+        agent_call_sid: str | None,
+    ) -> None:
+        self._take_time()
+        if mode == MonitorMode.COACH and not agent_call_sid:
+            raise TelephonyError("Coaching needs the call of the agent to coach")
+
     def end_conference(self, *, conference_sid: str) -> None:
         self._take_time()
         self._ended.update(self._conferences.pop(conference_sid, set()))

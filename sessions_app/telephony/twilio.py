@@ -356,6 +356,24 @@ class TwilioProvider:
             **options,
         )
 
+    def set_monitor_mode(
+        self,
+        *,
+        conference_sid: str,
+        call_sid: str,
+        mode: MonitorMode,
+        agent_call_sid: str | None,
+    ) -> None:
+        participant = self._participant(conference_sid, call_sid, "monitored")
+        options: dict = {"muted": mode == MonitorMode.LISTEN, "coaching": mode == MonitorMode.COACH}
+        if mode == MonitorMode.COACH:
+            if not agent_call_sid:
+                raise TelephonyError(
+                    "Coaching needs the call of the agent to coach", kind=FailureKind.REJECTED
+                )
+            options["call_sid_to_coach"] = agent_call_sid
+        _twilio(lambda: participant.update(**options))
+
     def end_conference(self, *, conference_sid: str) -> None:
         _twilio(lambda: self.client.conferences(conference_sid).update(status="completed"))
 

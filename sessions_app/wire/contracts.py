@@ -18,6 +18,7 @@ from .enums import (
     SessionHoldReasons,
     SessionMemberCallState,
     SessionMemberRoles,
+    SessionMonitorModes,
     SessionQueueStates,
     SortOrders,
     WireEnum,
@@ -371,6 +372,71 @@ LIST_SESSIONS = Contract(
     base=LIST_REQUEST,
 )
 END_SESSION = Contract("EndSession", NS_SESSIONS, (Field("SessionId"), Field("CallSid")))
+REDIRECT_SESSION = Contract(
+    "RedirectSession",
+    NS_SESSIONS,
+    (
+        Field("SessionId", description="The ID of the session whose call to transfer"),
+        Field(
+            "Destination",
+            description="Where to send the call: an E.164 number, a sip: URI or a client: identity",
+        ),
+        Field(
+            "CallerId",
+            description="The caller ID (E.164) to present; by default the session's own number",
+        ),
+    ),
+)
+# Evo Voice's DTO for this route is not public: the name is ours.
+UPDATE_CONFERENCE_MEMBER = Contract(
+    "UpdateConferenceMember",
+    NS_SESSIONS,
+    (
+        Field("SessionId", description="The ID of the active session"),
+        Field("CallSid", description="The call SID of the conference member"),
+        Field(
+            "Hold",
+            BOOL,
+            nullable=True,
+            description="true to hold the member, false to take it off hold; omit to leave it",
+        ),
+        Field(
+            "Muted",
+            BOOL,
+            nullable=True,
+            description="true to mute the member, false to unmute it; omit to leave it",
+        ),
+    ),
+)
+REMOVE_CONFERENCE_MEMBER = Contract(
+    "RemoveConferenceMember",
+    NS_SESSIONS,
+    (
+        Field("SessionId", description="The ID of the active session"),
+        Field("CallSid", description="The call SID of the conference member to remove"),
+    ),
+)
+MONITOR_SESSION = Contract(
+    "MonitorSession",
+    NS_SESSIONS,
+    (
+        Field("SessionId", description="The ID of the session to monitor"),
+        Field(
+            "Mode",
+            ENUM,
+            enum=SessionMonitorModes,
+            nullable=True,
+            description="Listen (muted), Coach (only the agent hears you) or Barge (everyone "
+            "hears you); while you monitor, another mode switches to it",
+        ),
+        Field(
+            "Destination",
+            description="Your phone or client to ring (an E.164 number, a sip: URI or a "
+            "client: identity); by default the monitoring destination of your profile",
+        ),
+        Field("Leave", BOOL, description="true to stop monitoring: your call is hung up"),
+    ),
+)
 AUTHENTICATE = Contract(
     "Authenticate",
     NS_SERVICESTACK,

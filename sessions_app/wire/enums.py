@@ -101,3 +101,12 @@ class SortOrders(WireEnum):
 
     ASCEND = "Ascend"
     DESCEND = "Descend"
+
+
+class SessionMonitorModes(WireEnum):
+    """How a supervisor monitors a session's call: `Listen` hears everyone and is heard by
+    nobody, `Coach` is heard only by the agent (a whisper), `Barge` is a full participant."""
+
+    LISTEN = "Listen"
+    COACH = "Coach"
+    BARGE = "Barge"

@@ -27,7 +27,7 @@ def type_parameter(contract: Contract, field: Field) -> str | None:
 def type_name(field: Field) -> str:
     """The field's C# type as ServiceStack's metadata pages print it."""
     if field.kind == BOOL:
-        return "bool"
+        return "bool" + ("?" if field.nullable else "")
     if field.kind == INT:
         return "int"
     if field.kind == ENUM:
