@@ -10,8 +10,13 @@ call. A call to a number nobody routes is not a session: it is recorded in the p
 as ignored, with a note saying why, and refused.
 """
 
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+
+from django.db import connection
 
 from sessions_app.errors import DomainError
 from sessions_app.models import CallSession, Channel, Direction
@@ -55,7 +60,34 @@ def incoming_call_receive(
 ) -> IncomingCallRouting:
     """Route the call `call_sid` from `from_address` to our number `to_address`: make its
     session and ring its agent. A redelivery of the same call finds its session and rings no
-    one again."""
+    one again, even one arriving while the first is still being handled (they queue on the
+    call: `_one_at_a_time`)."""
+    with _one_at_a_time(call_sid):
+        return _route(provider, call_sid, from_address, from_name, to_address)
+
+
+@contextmanager
+def _one_at_a_time(call_sid: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock on the call for the length of the block, so that two
+    deliveries of one incoming call cannot both find no session and make two. The session
+    itself is made in transactions of its own (the action unit's), so the lock is the
+    connection's, not a transaction's. (SQLite, the demo's, runs one writer at a time.)"""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = zlib.crc32(f"incoming-call:{call_sid}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _route(
+    provider: str, call_sid: str, from_address: str, from_name: str | None, to_address: str
+) -> IncomingCallRouting:
     existing = session_by_call_sid(call_sid)
     if existing is not None:
         if existing.ended:

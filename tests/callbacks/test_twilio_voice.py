@@ -132,3 +132,20 @@ def test_an_unsigned_incoming_call_makes_nothing(twilio, client, front_desk):
     assert not CallSession.objects.exists()
     assert not ProviderInboxEntry.objects.exists()
     assert twilio.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deliveries_of_one_call_arriving_together_make_one_session(twilio, front_desk):
+    """Twilio may retry the Voice URL while the first request is still at work: the deliveries
+    queue on the call, and only the first makes a session and rings the agent."""
+    from django.test import Client
+
+    from tests.test_concurrency import run_in_threads
+
+    params = twilio.incoming_call(from_="+15550001111", to="+15550002222")
+
+    answers = run_in_threads(lambda _: twilio_post(Client(), twilio, VOICE, params).content, 4)
+
+    assert len(set(answers)) == 1
+    assert CallSession.objects.filter(call_sid=params["CallSid"]).count() == 1
+    assert len(twilio.requests_to("POST", "/Participants.json")) == 1
