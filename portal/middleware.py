@@ -1,4 +1,10 @@
-"""A strict Content-Security-Policy: no inline scripts, nothing from other origins."""
+"""The project's own middleware: a strict Content-Security-Policy.
+
+It is plain (synchronous) middleware, and the innermost of all
+(settings.MIDDLEWARE): under ASGI, Django then runs the whole chain in one thread hop per
+request, instead of hopping between the event loop and a thread for each hook of each
+middleware that can run both ways (several milliseconds a request).
+"""
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

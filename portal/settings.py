@@ -117,7 +117,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "portal.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,6 +124,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, and synchronous only: Django then runs the whole chain in one thread hop
+    # per request under ASGI (see portal/middleware.py).
+    "portal.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -262,6 +264,10 @@ PROVIDER_INBOX_RETRY_SECONDS = env.float("PROVIDER_INBOX_RETRY_SECONDS", default
 # for at most this many credentials: see `api.authentication.VerifiedCredentials`.
 BASIC_AUTH_CACHE_SECONDS = env.float("BASIC_AUTH_CACHE_SECONDS", default=300.0)
 BASIC_AUTH_CACHE_SIZE = env.int("BASIC_AUTH_CACHE_SIZE", default=10000)
+# Per process, how much of the sessions' rendered SessionInfo documents is kept in memory
+# (megabytes of characters; 0: none), by the revision of what they show: never stale
+# (`sessions_app.documents`).
+DOCUMENT_CACHE_MB = env.float("DOCUMENT_CACHE_MB", default=32.0)
 # How long an `Idempotency-Key` is remembered: a retry within this time answers what the first
 # request answered; after it, the key is forgotten and may be used again.
 IDEMPOTENCY_KEY_TTL_HOURS = env.float("IDEMPOTENCY_KEY_TTL_HOURS", default=24.0)

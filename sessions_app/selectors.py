@@ -113,6 +113,9 @@ _SESSION_COLUMNS = (
     "customer__name",
     "customer__path",
     "endpoint__name",
+    # Read with the session's row, so a document rendered from this record is stored only if
+    # nothing changed since (`documents`).
+    "document__revision",
 )
 _MEMBER_COLUMNS = (
     "session_id",
@@ -132,7 +135,8 @@ _EVENT_COLUMNS = ("session_id", "wire_date", "kind", "data_json", "actor_name", 
 
 def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
     """`queryset` as dicts, newest first: the session's columns (model attribute names) plus
-    `account__name`, `customer__name`, `endpoint__name`, `members` and `log` (lists of dicts in
+    `account__name`, `customer__name`, `endpoint__name`, `document__revision` (the revision
+    of its `SessionDocument` as this record was read), `members` and `log` (lists of dicts in
     their order: `log` has each event's `date` and rendered `message`) and `breadcrumb` (dicts
     of `id` and `name` from the top customer down). Four queries, whatever the number of
     sessions."""

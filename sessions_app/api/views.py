@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sessions_app import selectors, services
+from sessions_app import documents, selectors, services
 from sessions_app.dates import parse_start_date
 from sessions_app.errors import PreconditionFailed, ValidationFailed
 from sessions_app.models import HoldReason, Via
@@ -26,7 +26,7 @@ from sessions_app.webhooks import api as webhook_api
 from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts, dto
 from sessions_app.wire.contracts import Contract
-from sessions_app.wire.jsonfmt import render_json, valid_callback
+from sessions_app.wire.jsonfmt import Encoded, render_json, valid_callback
 
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
@@ -48,7 +48,18 @@ def _session_id(values: dict) -> str:
     return session_id
 
 
-def _session_response(request: Request, session_id: str) -> Response:
+def _answers_json(request: Request) -> bool:
+    """Whether the negotiated format is JSON (or JSONP): answered from stored documents."""
+    return request.accepted_renderer.format in {"json", "jsonp"}
+
+
+def _session_response(request: Request, session_id: str, *, changed: bool = False) -> Response:
+    """The session's `SessionInfo` with its `ETag`; `changed`: the handler has just changed it."""
+    if _answers_json(request):
+        json, etag = documents.session_document_for(
+            user=request.user, session_id=session_id, changed=changed
+        )
+        return WireResponse(contracts.SESSION_INFO, Encoded(json), headers={"ETag": etag})
     record = selectors.session_record_for(user=request.user, session_id=session_id)
     return WireResponse(
         contracts.SESSION_INFO,
@@ -73,7 +84,7 @@ def hold_session(request: Request, values: dict) -> Response:
         reason=values.get("Reason") or HoldReason.NONE,
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def patch_session(request: Request, values: dict) -> Response:
@@ -88,7 +99,7 @@ def patch_session(request: Request, values: dict) -> Response:
         queue_state=values.get("QueueState"),
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def add_conference_member(request: Request, values: dict) -> Response:
@@ -103,17 +114,22 @@ def add_conference_member(request: Request, values: dict) -> Response:
         call_sid=values.get("CallSid") or None,
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def get_active_sessions(request: Request, values: dict) -> Response:
-    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked."""
-    sessions = selectors.session_records_active_for(
-        user=request.user,
-        account_id=values.get("AccountId") or None,
-        customer_id=values.get("CustomerId") or None,
-        start_date=parse_start_date(values.get("StartDate")),
-    )
+    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked. In JSON, their
+    stored documents; in XML and CSV, rendered from the rows."""
+    filters = {
+        "user": request.user,
+        "account_id": values.get("AccountId") or None,
+        "customer_id": values.get("CustomerId") or None,
+        "start_date": parse_start_date(values.get("StartDate")),
+    }
+    if _answers_json(request):
+        sessions = [Encoded(json) for json in documents.session_documents_active_for(**filters)]
+    else:
+        sessions = selectors.session_records_active_for(**filters)
     return WireResponse(
         contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
     )
@@ -144,7 +160,7 @@ def end_session(request: Request, values: dict) -> Response:
         call_sid=values.get("CallSid") or None,
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def _auth_response(request: Request, user, session_id: str | None = None) -> Response:

@@ -4,6 +4,7 @@ keyed by DataMember name. Pure functions over plain data: rendering costs no que
 from datetime import UTC, datetime
 
 from .contracts import LIST, SESSION_INFO, STRING_MAP, Contract
+from .jsonfmt import Encoded
 
 
 def wire_date(value: datetime | None) -> str | None:
@@ -43,8 +44,9 @@ def session_info(record: dict) -> dict:
 
 
 def active_sessions_result(sessions) -> dict:
-    """`AppGetActiveSessionsResult` values of session records."""
-    return {"Sessions": [session_info(s) for s in sessions]}
+    """`AppGetActiveSessionsResult` values of session records, or of their `SessionInfo` values
+    already encoded in JSON (`jsonfmt.Encoded`: stored documents)."""
+    return {"Sessions": [s if isinstance(s, Encoded) else session_info(s) for s in sessions]}
 
 
 def error_response(

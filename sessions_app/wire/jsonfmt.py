@@ -8,9 +8,14 @@ from .contracts import LIST, OBJECT, Contract
 
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 
+# A contract's values already rendered by `render_json` (bytes or str), written as they are: a
+# stored SessionInfo document (`sessions_app.documents`) in a list, or as a whole answer.
+Encoded = orjson.Fragment
+
 
 def to_json_value(contract: Contract, values: dict) -> dict:
-    """A contract's values as a JSON-ready dict: camelCase keys, nulls left out."""
+    """A contract's values as a JSON-ready dict: camelCase keys, nulls left out; elements of a
+    list already `Encoded` stay as they are."""
     out = {}
     for name, json_name, kind, item in contract.json_plan:
         value = values.get(name)
@@ -18,15 +23,20 @@ def to_json_value(contract: Contract, values: dict) -> dict:
             continue
         if item is not None:
             if kind == LIST:
-                value = [to_json_value(item, element) for element in value]
+                value = [
+                    element if isinstance(element, Encoded) else to_json_value(item, element)
+                    for element in value
+                ]
             elif kind == OBJECT:
                 value = to_json_value(item, value)
         out[json_name] = value
     return out
 
 
-def render_json(contract: Contract, values: dict) -> bytes:
-    """A contract's values as ServiceStack JSON."""
+def render_json(contract: Contract, values: dict | Encoded) -> bytes:
+    """A contract's values as ServiceStack JSON; values already `Encoded` as they are."""
+    if isinstance(values, Encoded):
+        return orjson.dumps(values)
     return orjson.dumps(to_json_value(contract, values))
 
 
