@@ -1,10 +1,11 @@
 """The portal's session filters: read from the URL (so a filtered view is a shareable link),
 validated, and applied on top of the user-scoped selector."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -94,16 +95,33 @@ class Counters:
     longest_wait: timedelta | None
 
 
-def session_counters(queryset: QuerySet[CallSession]) -> Counters:
-    """The counters strip in one aggregate query. Waiting means ringing or queued."""
-    waiting = Q(call_state=CallState.RINGING) | Q(queue_state=QueueState.QUEUED)
-    row = queryset.order_by().aggregate(
-        active=Count("pk"),
-        ringing=Count("pk", filter=Q(call_state=CallState.RINGING)),
-        connected=Count("pk", filter=Q(call_state=CallState.CONNECTED)),
-        on_hold=Count("pk", filter=Q(call_state=CallState.HOLD)),
-        queued=Count("pk", filter=Q(queue_state=QueueState.QUEUED)),
-        oldest_waiting=Min("date_created", filter=waiting),
+# What the counters read of each session.
+COUNTED = ("call_state", "queue_state", "date_created")
+
+
+def counters_of(sessions: Iterable[tuple[str, str, datetime]]) -> Counters:
+    """The counters strip of sessions given as (call state, queue state, creation date).
+    Waiting means ringing or queued."""
+    active = ringing = connected = on_hold = queued = 0
+    oldest_waiting = None
+    for call_state, queue_state, created in sessions:
+        active += 1
+        ringing += call_state == CallState.RINGING
+        connected += call_state == CallState.CONNECTED
+        on_hold += call_state == CallState.HOLD
+        queued += queue_state == QueueState.QUEUED
+        if call_state == CallState.RINGING or queue_state == QueueState.QUEUED:
+            oldest_waiting = created if oldest_waiting is None else min(oldest_waiting, created)
+    return Counters(
+        active=active,
+        ringing=ringing,
+        connected=connected,
+        on_hold=on_hold,
+        queued=queued,
+        longest_wait=timezone.now() - oldest_waiting if oldest_waiting else None,
     )
-    oldest = row.pop("oldest_waiting")
-    return Counters(**row, longest_wait=timezone.now() - oldest if oldest else None)
+
+
+def session_counters(queryset: QuerySet[CallSession]) -> Counters:
+    """The counters strip of the sessions of `queryset`, in one query."""
+    return counters_of(queryset.order_by().values_list(*COUNTED))

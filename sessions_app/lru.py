@@ -1,10 +1,11 @@
 """A process's bounded memory of rendered text, for values that never change under their key.
 
-The stored documents (`documents`) are kept here keyed by a session's document revision, which
-names one state of one session and is never reused: an entry can only ever be right or unused,
-so nothing is invalidated, only forgotten, least recently used first, once the texts kept pass
-their budget. Plain dicts of strings: no pickling (as Django's local-memory cache does for every
-read), a few microseconds for hundreds of keys.
+The stored documents (`documents`) and the portal's session rows (`rows`) are kept here keyed by
+a session's document revision, which names one state of one session and is never reused: an
+entry can only ever be right or unused, so nothing is invalidated, only forgotten, least
+recently used first, once the texts kept pass their budget. Plain dicts of strings: no
+pickling (as Django's local-memory cache does for every read), a few microseconds for hundreds of
+keys.
 """
 
 import threading

@@ -234,10 +234,16 @@ def session_get_for(*, user: User, session_id: str) -> CallSession:
     return attach_breadcrumbs(sessions)[0]
 
 
+def usernames(user_ids: set[str]) -> dict[str, str]:
+    """{user id: username} of these users: one query, none for no ids."""
+    if not user_ids:
+        return {}
+    return dict(User.objects.filter(pk__in=user_ids).values_list("id", "username"))
+
+
 def attach_holder_names(sessions: list[CallSession]) -> list[CallSession]:
     """Set `session.held_by_name` for held sessions: one query, only if any is held."""
-    ids = {s.held_by_user_id for s in sessions if s.held_by_user_id}
-    names = dict(User.objects.filter(pk__in=ids).values_list("id", "username")) if ids else {}
+    names = usernames({s.held_by_user_id for s in sessions if s.held_by_user_id})
     for session in sessions:
         session.held_by_name = names.get(session.held_by_user_id)
     return sessions
