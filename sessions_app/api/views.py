@@ -203,6 +203,8 @@ def authenticate_credentials(request: Request, values: dict) -> Response:
     response = _auth_response(request, user)
     token = start_api_session(response, user, remember_me=bool(values.get("RememberMe")))
     response.data.values["SessionId"] = token
+    # A new session token: never cached, never compressed (portal.middleware).
+    response["Cache-Control"] = "no-store"
     return response
 
 
