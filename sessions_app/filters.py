@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -95,23 +95,26 @@ class Counters:
     longest_wait: timedelta | None
 
 
-# What the counters read of each session.
-COUNTED = ("call_state", "queue_state", "date_created")
+# Waiting means ringing or queued.
+WAITING = Q(call_state=CallState.RINGING) | Q(queue_state=QueueState.QUEUED)
+# What the counters read of each session: its states and, if it waits, since when (only those
+# dates: reading one is dearer than counting in Python).
+COUNTED = ("call_state", "queue_state", Case(When(WAITING, then="date_created")))
 
 
-def counters_of(sessions: Iterable[tuple[str, str, datetime]]) -> Counters:
-    """The counters strip of sessions given as (call state, queue state, creation date).
-    Waiting means ringing or queued."""
+def counters_of(sessions: Iterable[tuple[str, str, datetime | None]]) -> Counters:
+    """The counters strip of sessions read as COUNTED: (call state, queue state, creation date
+    if waiting)."""
     active = ringing = connected = on_hold = queued = 0
     oldest_waiting = None
-    for call_state, queue_state, created in sessions:
+    for call_state, queue_state, waiting_since in sessions:
         active += 1
         ringing += call_state == CallState.RINGING
         connected += call_state == CallState.CONNECTED
         on_hold += call_state == CallState.HOLD
         queued += queue_state == QueueState.QUEUED
-        if call_state == CallState.RINGING or queue_state == QueueState.QUEUED:
-            oldest_waiting = created if oldest_waiting is None else min(oldest_waiting, created)
+        if waiting_since is not None and (oldest_waiting is None or waiting_since < oldest_waiting):
+            oldest_waiting = waiting_since
     return Counters(
         active=active,
         ringing=ringing,

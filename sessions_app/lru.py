@@ -14,8 +14,8 @@ from collections.abc import Hashable, Iterable
 
 
 class TextLRU:
-    """Up to `budget` characters of text values (each value a string, or a tuple counted by its
-    strings), least recently used forgotten first. Safe to share between threads."""
+    """Up to `budget` characters of text values (each value a string, or a tuple counted by the
+    strings in it), least recently used forgotten first. Safe to share between threads."""
 
     def __init__(self, budget: int):
         self.budget = budget
@@ -39,10 +39,7 @@ class TextLRU:
         """Keep each (key, value), then forget the least recently used past the budget."""
         with self._lock:
             for key, value in items:
-                if isinstance(value, str):
-                    size = len(value)
-                else:
-                    size = sum(len(part) for part in value if isinstance(part, str))
+                size = _size(value)
                 if size > self.budget:
                     continue
                 old = self._entries.pop(key, None)
@@ -62,3 +59,12 @@ class TextLRU:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _size(value) -> int:
+    """The characters of a value: a string, or the strings in a tuple (nested or not)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, tuple):
+        return sum(_size(part) for part in value)
+    return 0

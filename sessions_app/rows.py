@@ -9,7 +9,7 @@ the viewer sees several accounts. Rendered under those three, it is kept in this
 and reused by every page, region and row request that shows that state, whoever asks.
 
 What differs per request or per second is not in the kept HTML but left as holes (`hole`): the
-CSRF token, the address of the page (the forms' `next`) and its filters (the row's own URL), the
+CSRF token and the address of the page (the forms' hidden fields), its filters (the row's URL), the
 durations of the call and of its hold and the hold highlight (which portal.js then keeps
 ticking; without JavaScript they are right as of the response). The template's tags make the
 holes; `fill` fills every hole of a whole table in one pass per response.
@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
@@ -42,14 +42,15 @@ HOLD_REASONS = [
 _kept = TextLRU(int(settings.ROW_CACHE_MB * 1_000_000))
 
 # A hole is NUL, a name, a colon, a value, NUL: PostgreSQL text never holds a NUL, so no data
-# shown in a row can look like one, and HTML escaping leaves it as it is. A row is kept as a
-# %-format of its text around the holes, and the holes' (name, value) in order.
+# shown in a row can look like one, and HTML escaping leaves it as it is.
 _HOLE = re.compile("\x00([a-z]+):([^\x00]*)\x00")
+_TIMED = ("clock", "held")
 
 
 def hole(name: str, value: object = "") -> SafeString:
-    """A hole in a kept row, filled by `fill` for each response: `csrf`, `back` and `query`
-    (per request), `clock` and `held` (a time, in seconds since the epoch)."""
+    """A hole in a kept row, filled by `fill` for each response: `form` (a form's hidden
+    fields) and `query` (the page's filters) per request, `clock` and `held` (a time, in seconds
+    since the epoch)."""
     return mark_safe(f"\x00{name}:{value}\x00")
 
 
@@ -86,23 +87,27 @@ def forget_kept_rows() -> None:
 
 
 def session_rows(
-    request: HttpRequest, queryset: QuerySet[CallSession], filters: SessionFilters
+    request: HttpRequest,
+    queryset: QuerySet[CallSession],
+    filters: SessionFilters,
+    show_account: bool | None = None,
 ) -> SessionRows:
-    """The rows of the sessions of `queryset`, newest first, and their counters. Three queries
-    whatever the number of sessions (their revisions and what the counters count, the holders'
-    names, the viewer's accounts), and for the rows not kept, those of
-    `selectors.sessions_for_table`."""
-    show_account = _shows_account(request.user)
+    """The rows of the sessions of `queryset`, newest first, and their counters. One query
+    whatever the number of sessions (their revisions, holders' names and what the counters
+    count), and one for the viewer's accounts unless `show_account` is given; for the rows not
+    kept, those of `selectors.sessions_for_table`."""
+    if show_account is None:
+        show_account = shows_account(request.user)
+    holder = User.objects.filter(pk=OuterRef("held_by_user_id")).values("username")[:1]
     index = list(
         queryset.order_by("-date_created", "-id").values_list(
-            "pk", "document__revision", "held_by_user_id", *COUNTED
+            "pk", "document__revision", Subquery(holder), *COUNTED
         )
     )
     found = [row[:3] for row in index]
-    holders = selectors.usernames({holder for _, _, holder in found if holder})
     keys = {
-        pk: (revision, holders.get(holder), show_account)
-        for pk, revision, holder in found
+        pk: (revision, holder_name, show_account)
+        for pk, revision, holder_name in found
         if revision is not None
     }
     kept = _kept.get_many(keys.values())
@@ -121,7 +126,7 @@ def session_rows(
 def session_row(request: HttpRequest, session_id: str, filters: SessionFilters) -> str | None:
     """The row of one active session of the user's, or None (ended, or not theirs). The
     queries of `selectors.sessions_for_table` for one session, and the viewer's accounts."""
-    show_account = _shows_account(request.user)
+    show_account = shows_account(request.user)
     active = selectors.sessions_visible_to(request.user).filter(pk=session_id, ended=False)
     [session] = selectors.sessions_for_table(_with_revision(active)) or [None]
     if session is None:
@@ -143,8 +148,7 @@ def _render_sessions(sessions: list[CallSession], show_account: bool) -> dict[st
     context = {
         "show_account": show_account,
         "hold_reasons": HOLD_REASONS,
-        "csrf_token": hole("csrf"),
-        "back": hole("back"),
+        "form_fields": hole("form"),
         "row_query": hole("query"),
     }
     rendered = {s.pk: _kept_form(template.render({**context, "s": s})) for s in sessions}
@@ -158,39 +162,51 @@ def _render_sessions(sessions: list[CallSession], show_account: bool) -> dict[st
     return rendered
 
 
-def _kept_form(html: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """A rendered row as it is kept: a %-format of its text with a `%s` for each hole, and the
-    holes' (name, value)."""
+def _kept_form(html: str) -> tuple[tuple[str, ...], tuple[tuple[str, float], ...]]:
+    """A rendered row as it is kept: its text between the holes, and the holes in order as
+    (name, time: seconds since the epoch, for `clock` and `held`)."""
     parts = _HOLE.split(html)  # text, name, value, text, name, value, ..., text
-    texts = [text.replace("%", "%%") for text in parts[0::3]]
-    holes = tuple(zip(parts[1::3], parts[2::3], strict=True))
-    return "%s".join(texts), holes
+    holes = tuple(
+        (name, float(value) if name in _TIMED else 0.0)
+        for name, value in zip(parts[1::3], parts[2::3], strict=True)
+    )
+    return tuple(parts[0::3]), holes
 
 
 def fill(request: HttpRequest, kept: list[tuple], filters: SessionFilters) -> SafeString:
-    """The kept rows with their holes filled for this request, now."""
+    """The kept rows with their holes filled for this request, now: one list of pieces, one
+    join (a table has some 3,000 holes)."""
     query = filters.querystring()
     per_request = {
-        "csrf": get_token(request),
-        "back": escape(request.get_full_path()),
+        # Each form's hidden fields: the CSRF token (one masked token for the whole response)
+        # and where to go back to without JavaScript, this page.
+        "form": format_html(
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="next" value="{}">',
+            get_token(request),
+            request.get_full_path(),
+        ),
         "query": escape(f"?{query}") if query else "",
     }
     now = time.time()
     warn, alert = settings.HOLD_WARN_SECONDS, settings.HOLD_ALERT_SECONDS
-    values = []  # every hole of the table in order (a loop, not a call per hole: 3,500 holes)
-    for _, holes in kept:
-        for name, value in holes:
-            filled = per_request.get(name)
-            if filled is None:
-                since = now - float(value)
+    pieces = []
+    append = pieces.append
+    for texts, holes in kept:
+        append(texts[0])
+        for (name, moment), text in zip(holes, texts[1:]):  # noqa: B905 - one more text
+            value = per_request.get(name)
+            if value is None:
+                since = now - moment
                 if name == "clock":
-                    filled = clock(since)
+                    value = clock(since)
                 elif since >= warn:  # held
-                    filled = " hold-alert" if since >= alert else " hold-warn"
+                    value = " hold-alert" if since >= alert else " hold-warn"
                 else:
-                    filled = ""
-            values.append(filled)
-    return mark_safe("".join(form for form, _ in kept) % tuple(values))
+                    value = ""
+            append(value)
+            append(text)
+    return mark_safe("".join(pieces))
 
 
 def clock(seconds: float) -> str:
@@ -205,6 +221,9 @@ def _with_revision(queryset: QuerySet[CallSession]) -> QuerySet[CallSession]:
     return queryset.annotate(revision=F("document__revision"))
 
 
-def _shows_account(user: User) -> bool:
-    """Whether the viewer sees sessions of several accounts (rows then name theirs)."""
-    return user.sees_all_accounts or user.accounts.count() > 1
+def shows_account(user: User, accounts: list | None = None) -> bool:
+    """Whether the viewer sees sessions of several accounts (rows then name theirs); from the
+    list of the accounts they may see, if the caller has read it, else one query."""
+    if user.sees_all_accounts:
+        return True
+    return (len(accounts) if accounts is not None else user.accounts.count()) > 1

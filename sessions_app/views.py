@@ -60,9 +60,10 @@ def friendly(error: DomainError) -> str:
     return error.message.replace("Cannot", "Can't").rstrip(".") + "."
 
 
-def _page_context(request: HttpRequest, filters: SessionFilters) -> dict:
-    queryset = filters.apply(request.user)
-    session_rows = rows.session_rows(request, queryset, filters)
+def _page_context(request: HttpRequest, filters: SessionFilters, accounts=None) -> dict:
+    """The sessions region's context; `accounts`: those the user may see, if read already."""
+    show_account = None if accounts is None else rows.shows_account(request.user, accounts)
+    session_rows = rows.session_rows(request, filters.apply(request.user), filters, show_account)
     return {
         "filters": filters,
         "rows": session_rows,
@@ -79,13 +80,15 @@ def active_sessions(request: HttpRequest) -> HttpResponse:
     """The home page: counters, filters and the live table. htmx gets the region only."""
     _require_role(request)
     filters, problems = SessionFilters.from_query(request.GET)
-    context = _page_context(request, filters)
     if request.htmx and request.htmx.target == "sessions-region":
+        context = _page_context(request, filters)
         return context["rows"].splice(render(request, "portal/_sessions_region.html", context))
     for problem in problems:
         messages.warning(request, problem)
+    accounts = list(selectors.accounts_visible_to(request.user))
+    context = _page_context(request, filters, accounts)
     context.update(
-        accounts=list(selectors.accounts_visible_to(request.user)),
+        accounts=accounts,
         customers=list(
             selectors.customers_visible_to(request.user).order_by("account__name", "path")
         ),
