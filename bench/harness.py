@@ -85,6 +85,12 @@ def ensure_database(url: str) -> None:
             print(f"created database {name}")
 
 
+def vacuum_analyze(url: str) -> None:
+    """VACUUM ANALYZE the database in `url` (outside any transaction)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
 def django_env(url: str) -> dict[str, str]:
     """The environment for `manage.py` and the servers: production-like, quiet, no simulator
     timers (SIMULATED_ANSWER_DELAY=-1), this database."""
