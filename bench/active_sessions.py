@@ -287,7 +287,7 @@ def profile_in_process(iterations: int) -> None:
         with timer.phase("selector"):
             sessions = selectors.session_records_active_for(user=user)
         with timer.phase("dto"):
-            values = dto.active_sessions_result(sessions)
+            values = dto.active_sessions_result(dto.session_info(s) for s in sessions)
         with timer.phase("render"):
             render_json(contracts.APP_GET_ACTIVE_SESSIONS_RESULT, values)
 

@@ -32,6 +32,10 @@ from sessions_app.models import (
     SessionEvent,
     SessionMember,
 )
+from sessions_app.wire import contracts, dto
+from sessions_app.wire.csvfmt import render_csv
+from sessions_app.wire.jsonfmt import parse_json, render_json
+from sessions_app.wire.xmlfmt import render_xml
 from tests.conftest import _database_url, provider_reports
 from tests.factories import (
     CallSessionFactory,
@@ -431,14 +435,52 @@ def test_a_document_locked_by_a_writer_is_skipped_not_waited_for(account, user, 
     assert_no_stale_document(user)
 
 
-def test_xml_and_csv_are_rendered_from_the_rows_not_the_documents(api, account, user, api_actor):
-    world = World(account, user, api_actor)
-    SessionDocument.objects.filter(pk=world.call.pk).update(json='{"forged":true}')
-    SessionDocument.objects.filter(pk=world.call.pk).update(rendered_revision=F("revision"))
+def test_xml_and_csv_read_from_documents_are_those_rendered_from_the_rows(
+    account, complete_session
+):
+    # Every shape: every member set (complete_session), nulls and empty lists (a bare session),
+    # a customer tree, unicode, quotes, markup and a control character in text and maps.
+    top = CustomerFactory(account=account, name="Top & <Co>")
+    tree = CallSessionFactory(
+        account=account, customer=CustomerFactory(account=account, parent=top, name="Dësk")
+    )
+    bare = CallSessionFactory(account=account, caller=False, from_name=None, destination=None)
+    SessionMemberFactory(
+        session=tree,
+        display_name='<b>"Zoë" & Ω</b>\x01',
+        application_data={"quote": 'he said "hi"', "empty": "", "ünï": "∞"},
+    )
+    sessions = CallSession.objects.filter(pk__in=[complete_session.pk, bare.pk, tree.pk])
+    records = {r["id"]: r for r in selectors.session_records(sessions)}
+    stored = documents.session_documents(sessions)
+    assert len(stored) == 3
 
-    for fmt in ("xml", "csv"):
-        assert b"forged" not in api.get(f"/portal/active-sessions.{fmt}").content
-    # (and JSON serves what is stored, once this process no longer keeps its own copy)
-    assert b"forged" not in api.get("/portal/active-sessions").content
+    for json in stored:
+        values = parse_json(contracts.SESSION_INFO, json)
+        from_rows = dto.session_info(records[values["Id"]])
+        assert values == from_rows
+        for render in (render_xml, render_csv):
+            assert render(contracts.SESSION_INFO, values) == render(
+                contracts.SESSION_INFO, from_rows
+            )
+    result = contracts.APP_GET_ACTIVE_SESSIONS_RESULT
+    read_back = dto.active_sessions_result(parse_json(contracts.SESSION_INFO, j) for j in stored)
+    from_rows = dto.active_sessions_result(dto.session_info(r) for r in records.values())
+    from_rows["Sessions"].sort(
+        key=lambda v: [s["Id"] for s in read_back["Sessions"]].index(v["Id"])
+    )
+    for render in (render_xml, render_csv, render_json):
+        assert render(result, read_back) == render(result, from_rows)
+
+
+def test_json_is_the_document_and_xml_csv_its_values(api, account, user, api_actor):
+    # A document is what every format is answered from (here forged, to see it).
+    world = World(account, user, api_actor)
+    forged = documents.render(
+        selectors.session_records(CallSession.objects.filter(pk=world.call.pk))[0]
+    )[0].replace("Zoë «Ω»", "Forged")
+    SessionDocument.objects.filter(pk=world.call.pk).update(json=forged)
     documents.forget_kept_documents()
-    assert b"forged" in api.get("/portal/active-sessions").content
+
+    for fmt in ("json", "xml", "csv"):
+        assert "Forged" in api.get(f"/portal/active-sessions.{fmt}").content.decode()

@@ -26,7 +26,7 @@ from sessions_app.webhooks import api as webhook_api
 from sessions_app.webhooks import contracts as webhook_contracts
 from sessions_app.wire import contracts, dto
 from sessions_app.wire.contracts import Contract
-from sessions_app.wire.jsonfmt import Encoded, render_json, valid_callback
+from sessions_app.wire.jsonfmt import Encoded, parse_json, render_json, valid_callback
 
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
@@ -54,18 +54,18 @@ def _answers_json(request: Request) -> bool:
 
 
 def _session_response(request: Request, session_id: str, *, changed: bool = False) -> Response:
-    """The session's `SessionInfo` with its `ETag`; `changed`: the handler has just changed it."""
-    if _answers_json(request):
-        json, etag = documents.session_document_for(
-            user=request.user, session_id=session_id, changed=changed
-        )
-        return WireResponse(contracts.SESSION_INFO, Encoded(json), headers={"ETag": etag})
-    record = selectors.session_record_for(user=request.user, session_id=session_id)
-    return WireResponse(
-        contracts.SESSION_INFO,
-        dto.session_info(record),
-        headers={"ETag": selectors.session_etag(record)},
+    """The session's `SessionInfo` with its `ETag`, from its stored document; `changed`: the
+    handler has just changed it."""
+    json, etag = documents.session_document_for(
+        user=request.user, session_id=session_id, changed=changed
     )
+    return WireResponse(contracts.SESSION_INFO, _values(request, json), headers={"ETag": etag})
+
+
+def _values(request: Request, json: str | bytes):
+    """A JSON document as the response's values: as it is for JSON, read back into values for
+    the other formats (the same values it was rendered from)."""
+    return Encoded(json) if _answers_json(request) else parse_json(contracts.SESSION_INFO, json)
 
 
 def _if_match(request: Request) -> list[str] | None:
@@ -118,20 +118,18 @@ def add_conference_member(request: Request, values: dict) -> Response:
 
 
 def get_active_sessions(request: Request, values: dict) -> Response:
-    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked. In JSON, their
-    stored documents; in XML and CSV, rendered from the rows."""
+    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked, from their stored
+    documents (in XML and CSV, the values read back from them)."""
     filters = {
         "user": request.user,
         "account_id": values.get("AccountId") or None,
         "customer_id": values.get("CustomerId") or None,
         "start_date": parse_start_date(values.get("StartDate")),
     }
-    if _answers_json(request):
-        sessions = [Encoded(json) for json in documents.session_documents_active_for(**filters)]
-    else:
-        sessions = selectors.session_records_active_for(**filters)
+    found = documents.session_documents_active_for(**filters)
     return WireResponse(
-        contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
+        contracts.APP_GET_ACTIVE_SESSIONS_RESULT,
+        dto.active_sessions_result(_values(request, json) for json in found),
     )
 
 

@@ -4,7 +4,6 @@ keyed by DataMember name. Pure functions over plain data: rendering costs no que
 from datetime import UTC, datetime
 
 from .contracts import LIST, SESSION_INFO, STRING_MAP, Contract
-from .jsonfmt import Encoded
 
 
 def wire_date(value: datetime | None) -> str | None:
@@ -43,10 +42,10 @@ def session_info(record: dict) -> dict:
     return to_wire(SESSION_INFO, record)
 
 
-def active_sessions_result(sessions) -> dict:
-    """`AppGetActiveSessionsResult` values of session records, or of their `SessionInfo` values
-    already encoded in JSON (`jsonfmt.Encoded`: stored documents)."""
-    return {"Sessions": [s if isinstance(s, Encoded) else session_info(s) for s in sessions]}
+def active_sessions_result(session_infos) -> dict:
+    """`AppGetActiveSessionsResult` values of sessions' `SessionInfo` values (each a dict keyed
+    by DataMember name, or already encoded in JSON: `jsonfmt.Encoded`)."""
+    return {"Sessions": list(session_infos)}
 
 
 def error_response(

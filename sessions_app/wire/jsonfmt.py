@@ -40,6 +40,26 @@ def render_json(contract: Contract, values: dict | Encoded) -> bytes:
     return orjson.dumps(to_json_value(contract, values))
 
 
+def from_json_value(contract: Contract, value: dict) -> dict:
+    """The values of `contract` that `to_json_value` wrote as `value` (nulls it left out are
+    None again), keyed by DataMember name: what the XML and CSV renderers take."""
+    values = {}
+    for name, json_name, kind, item in contract.json_plan:
+        member = value.get(json_name)
+        if member is not None and item is not None:
+            if kind == LIST:
+                member = [from_json_value(item, element) for element in member]
+            elif kind == OBJECT:
+                member = from_json_value(item, member)
+        values[name] = member
+    return values
+
+
+def parse_json(contract: Contract, body: bytes | str) -> dict:
+    """A contract's values from the ServiceStack JSON `render_json` wrote."""
+    return from_json_value(contract, orjson.loads(body))
+
+
 def valid_callback(name: str) -> bool:
     """A JSONP callback must be a plain (dotted) JavaScript identifier: nothing executable."""
     return len(name) <= 128 and bool(_CALLBACK.match(name))
