@@ -17,8 +17,9 @@ A revision is drawn from one sequence, so it names one state of one session for 
 process keeps under a revision (only documents as stored, at the revision they were stored at)
 can never become stale, only unused.
 
-The XML and CSV forms are rendered from the rows as before; so is everything on SQLite (the
-demo), which has no triggers and stores nothing.
+The API answers every format from these documents: JSON as stored, XML and CSV from the values
+read back from them (`jsonfmt.parse_json`). On SQLite (the demo), which has no triggers, nothing
+is stored and every document is rendered afresh from the rows.
 """
 
 from django.conf import settings
