@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Case, F, Q, QuerySet, When
 
+from . import prepared
 from .errors import SessionNotFound
 from .lru import TextLRU
 from .models import CallSession, SessionDocument, User
@@ -65,7 +66,9 @@ def session_documents(queryset: QuerySet[CallSession]) -> list[str]:
     them (`selectors.session_records`) and one to store them."""
     if not documents_stored():
         return [render(record)[0] for record in session_records(queryset)]
-    rows = list(queryset.order_by("-date_created", "-id").values_list("pk", "document__revision"))
+    rows = prepared.rows(
+        queryset.order_by("-date_created", "-id").values_list("pk", "document__revision")
+    )
     kept = _kept.get_many(revision for _, revision in rows)
     missing = [pk for pk, revision in rows if revision not in kept]
     found = _stored(missing) if missing else {}

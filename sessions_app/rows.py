@@ -27,7 +27,7 @@ from django.template.loader import get_template
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from . import selectors
+from . import prepared, selectors
 from .filters import COUNTED, Counters, SessionFilters, counters_of
 from .lru import TextLRU
 from .models import CallSession, HoldReason, User
@@ -99,7 +99,7 @@ def session_rows(
     if show_account is None:
         show_account = shows_account(request.user)
     holder = User.objects.filter(pk=OuterRef("held_by_user_id")).values("username")[:1]
-    index = list(
+    index = prepared.rows(
         queryset.order_by("-date_created", "-id").values_list(
             "pk", "document__revision", Subquery(holder), *COUNTED
         )

@@ -381,3 +381,20 @@ def test_list_query_count_is_the_same_in_xml_and_csv(api, account, fmt, django_a
         response = api.get(URL, HTTP_ACCEPT=MEDIA_TYPES[fmt])
 
     assert len(wire_sessions(response)) == 20
+
+
+def test_the_list_query_is_prepared_once_and_still_counted(api, account, django_assert_num_queries):
+    from django.db import connection
+
+    make_busy_sessions(account, 3)
+    api.get(URL)
+
+    with django_assert_num_queries(LIST_QUERIES) as captured:
+        api.get(URL)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    [revisions] = [q["sql"] for q in captured.captured_queries if "document" in q["sql"]]
+    assert any("sessiondocument" in statement for statement in prepared)
+    assert "sessiondocument" in revisions
