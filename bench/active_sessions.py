@@ -1,15 +1,28 @@
-"""Benchmark: `GET /portal/active-sessions` (JSON, 500 active sessions) against a bare baseline,
-and the same with HTTP Basic (as Evo Voice clients send it) against the `ss-id` cookie.
+"""Benchmark: `GET /portal/active-sessions` (500 active sessions) against bare baselines, with
+HTTP Basic and with the `ss-id` cookie, in JSON, XML and CSV, and the portal page of the same
+sessions: issue 8's figures in one run.
 
-Measures requests/s and p50/p99 latency of the real server (uvicorn + Django + DRF, one worker,
-production settings) answering the list for a signed-in User whose account has 500 active
-sessions (3 members and 10 log entries each). Baseline: `baseline_server.py`, the same payload
-from the same rows with raw SQL and orjson, measured in the same run in alternating turns (the
-payloads must be identical). The ratio is what our framework, ORM and wire layers cost.
-`--profile` also splits the view's stages in-process (selector, DTO, renderer) and cProfiles them.
+Measures p50/p99 latency and requests/s of the real server (uvicorn + Django + DRF, one worker,
+production settings) for a User whose account has 500 active sessions (3 members and 10 log
+entries each), every target in alternating turns in the same run:
+
+  basic, cookie   the API's JSON list with HTTP Basic (as Evo Voice clients send it) and with
+                  the `ss-id` cookie
+  pre-encoded     `baseline_server.py` serving the same session documents pre-encoded in a
+                  PostgreSQL table (raw psycopg + orjson, no auth): the least any server can do
+  rows-baseline   `baseline_server.py` building the same payload from the rows with raw SQL
+                  and orjson (the earlier baseline)
+  xml, csv        the API's list in XML and CSV (cookie)
+  page            the portal's full active-sessions page (`GET /`, the portal's session)
+  gzip            the JSON list (cookie) asking for gzip, when the server compresses
+
+Every target but `gzip` asks for no compression (`Accept-Encoding: identity`), as the baselines
+never compress. The JSON payloads must be identical. `--profile` also splits the API view's
+stages in-process (selector, DTO, renderer) and cProfiles them.
 """
 
 import base64
+import gzip
 import json
 import os
 import random
@@ -177,16 +190,75 @@ def seed() -> list[str]:
         m.CallSession.objects.bulk_create(sessions, batch_size=500)
         m.SessionMember.objects.bulk_create(members, batch_size=1000)
         m.SessionEvent.objects.bulk_create(log, batch_size=1000)
+    # Fresh statistics and no dead rows from earlier runs, as autovacuum keeps a live database.
+    harness.vacuum_analyze(os.environ["DATABASE_URL"])
     voice, connected = m.Channel.VOICE, m.CallState.CONNECTED
     return [s.id for s in sessions if s.channel == voice and s.call_state == connected]
 
 
+# Every SessionInfo begins with its DialState (an enum: never left out), in every JSON answer.
+SESSION_MARK = b'{"dialState":'
+
+
 def check_sessions(response: httpx.Response) -> str | None:
-    """A right answer is a 200 with exactly SESSIONS sessions."""
+    """A right JSON answer is a 200 with exactly SESSIONS sessions (counted without parsing: the
+    client shares the machine with the servers)."""
     if response.status_code != 200:
         return f"status {response.status_code}: {response.text[:200]}"
-    count = len(orjson.loads(response.content).get("sessions", []))
+    if response.headers.get("content-encoding"):
+        return f"unasked-for {response.headers['content-encoding']} encoding"
+    count = response.content.count(SESSION_MARK)
     return None if count == SESSIONS else f"{count} sessions instead of {SESSIONS}"
+
+
+def check_gzipped(response: httpx.Response) -> str | None:
+    """A right compressed answer: gzip (`raw_get` keeps the encoding in X-Bench-Encoding),
+    the same sessions once decoded."""
+    if response.headers.get("x-bench-encoding") != "gzip":
+        return f"not compressed: {response.headers.get('x-bench-encoding')!r}"
+    decoded = httpx.Response(response.status_code, content=gzip.decompress(response.content))
+    return check_sessions(decoded)
+
+
+def check_xml(response: httpx.Response) -> str | None:
+    if response.status_code != 200 or not response.headers["content-type"].startswith(
+        "application/xml"
+    ):
+        return f"status {response.status_code} {response.headers.get('content-type')}"
+    count = response.content.count(b":SessionInfo>") // 2  # open and close tags
+    return None if count == SESSIONS else f"{count} XML sessions instead of {SESSIONS}"
+
+
+def check_csv(response: httpx.Response) -> str | None:
+    if response.status_code != 200 or not response.headers["content-type"].startswith("text/csv"):
+        return f"status {response.status_code} {response.headers.get('content-type')}"
+    count = response.content.count(b"\r\n") - 1  # the header row
+    return None if count == SESSIONS else f"{count} CSV rows instead of {SESSIONS}"
+
+
+PAGE_ROW_MARK = b'<tr id="session-'
+
+
+def check_page(response: httpx.Response) -> str | None:
+    """The portal page is measured only if it shows every session."""
+    if response.status_code != 200:
+        return f"status {response.status_code}: {response.text[:200]}"
+    rows = response.content.count(PAGE_ROW_MARK)
+    return None if rows == SESSIONS else f"{rows} rows instead of {SESSIONS}"
+
+
+def raw_get(url: str) -> harness.Request:
+    """A request that reads the body as sent (compressed), timing the server and the transfer
+    but not the client's gunzip; the encoding moves to X-Bench-Encoding."""
+
+    def send(client: httpx.Client, worker: int) -> httpx.Response:
+        with client.stream("GET", url) as response:
+            body = b"".join(response.iter_raw())
+        headers = {k: v for k, v in response.headers.items() if k != "content-encoding"}
+        headers["x-bench-encoding"] = response.headers.get("content-encoding", "")
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+    return send
 
 
 def first_difference(ours: dict, theirs: dict) -> str | None:
@@ -215,7 +287,7 @@ def profile_in_process(iterations: int) -> None:
         with timer.phase("selector"):
             sessions = selectors.session_records_active_for(user=user)
         with timer.phase("dto"):
-            values = dto.active_sessions_result(sessions)
+            values = dto.active_sessions_result(dto.session_info(s) for s in sessions)
         with timer.phase("render"):
             render_json(contracts.APP_GET_ACTIVE_SESSIONS_RESULT, values)
 
@@ -251,14 +323,67 @@ def _basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
+def fill_pre_encoded(url: str, payload: bytes) -> None:
+    """The pre-encoded baseline's table: each session of `payload` (our API's answer) as its own
+    JSON text, in the list's order, stored as our documents are (text, lz4 where PostgreSQL
+    has it: see migration 0010), so that only what the servers do differs."""
+    documents = [orjson.dumps(s).decode() for s in orjson.loads(payload)["sessions"]]
+    table = harness.PRE_ENCODED_TABLE
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(
+            f"CREATE TABLE {table} (account_id text, position int, document text NOT NULL, "
+            "PRIMARY KEY (account_id, position))"
+        )
+        try:
+            conn.execute(f"ALTER TABLE {table} ALTER COLUMN document SET COMPRESSION lz4")
+        except psycopg.errors.FeatureNotSupported:
+            pass  # pglz, as migration 0010 leaves our documents then
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} VALUES (%s, %s, %s)",
+                [(ACCOUNT_ID, n, document) for n, document in enumerate(documents)],
+            )
+        conn.execute(f"VACUUM ANALYZE {table}")
+
+
+# (target, reference, what the ratio says); the issue's goals where it sets one.
+RATIOS = [
+    ("basic", "pre-encoded", "API list, Basic / bare app serving pre-encoded documents (goal 1.5)"),
+    ("cookie", "pre-encoded", "API list, cookie / bare app serving pre-encoded documents"),
+    ("basic", "rows-baseline", "API list, Basic / bare app building it from the rows"),
+    ("basic", "cookie", "a Basic request / a cookie request"),
+    ("page", "cookie", "portal page / API JSON of the same sessions (goal 2)"),
+    ("gzip", "cookie", "API list gzip-compressed / uncompressed (transfer on loopback)"),
+]
+
+
+def print_report(measured: dict[str, harness.Measurement]) -> None:
+    """One row per target (p50, p99, requests/s, size), then the ratios of p50 and p99."""
+    print(f"{'':<16}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>8}{'count':>7}{'KiB':>7}")
+    for name, m in measured.items():
+        print(
+            f"{name:<16}{m.latency_ms(50):>9.1f}{m.latency_ms(99):>9.1f}"
+            f"{m.requests_per_second:>8.1f}{m.requests:>7}{m.response_bytes / 1024:>7.0f}"
+        )
+    print(f"\n{'ratio':<28}{'p50':>7}{'p99':>7}")
+    for a, b, meaning in RATIOS:
+        if a in measured and b in measured:
+            p50 = measured[a].latency_ms(50) / measured[b].latency_ms(50)
+            p99 = measured[a].latency_ms(99) / measured[b].latency_ms(99)
+            print(f"{a + ' / ' + b:<28}{p50:>6.2f}x{p99:>6.2f}x  {meaning}")
+    print("(> 1 means the first is slower)")
+
+
 def main() -> int:
     parser = harness.parser(__doc__)
     add = parser.add_argument
-    add("--requests", type=int, default=200, help="at most, per server (default 200)")
-    add("--seconds", type=float, default=20.0, help="time cap per server (default 20)")
+    add("--requests", type=int, default=200, help="at most, per target (default 200)")
+    add("--seconds", type=float, default=20.0, help="time cap per target (default 20)")
     add("--concurrency", type=int, default=2, help="client threads (default 2)")
-    add("--rounds", type=int, default=4, help="alternating turns per server (default 4)")
-    add("--warmup", type=int, default=5, help="warm-up requests per server (default 5)")
+    add("--rounds", type=int, default=4, help="alternating turns per target (default 4)")
+    add("--warmup", type=int, default=5, help="warm-up requests per target (default 5)")
+    add("--only", help="comma-separated targets to measure (default: all)")
     add("--profile", action="store_true", help="also split and cProfile the stages in-process")
     args = parser.parse_args()
     harness.exit_cleanly_on_sigterm()
@@ -281,19 +406,35 @@ def main() -> int:
         "baseline", "baseline_server:app", baseline_env, app_dir=harness.BENCH_DIR
     )
     with ours_server, baseline_server:
-        ours_headers = harness.sign_in(ours_server.base_url, USERNAME, PASSWORD)
-        basic = {"Accept": "application/json", "Authorization": _basic(USERNAME, PASSWORD)}
-        ours_url = f"{ours_server.base_url}{PATH}"
+        ours, bare = ours_server.base_url, baseline_server.base_url
+        # Uncompressed unless the target says otherwise: the baselines never compress.
+        plain = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        cookie = {**harness.sign_in(ours, USERNAME, PASSWORD), **plain}
+        # Evo Voice clients send Basic on every request: the server checks the password once,
+        # then reuses the check (its first request is in the warm-up).
+        basic = {**plain, "Authorization": _basic(USERNAME, PASSWORD)}
+        portal = {**harness.portal_sign_in(ours, USERNAME, PASSWORD), "Accept-Encoding": "identity"}
+        gzipped = {**cookie, "Accept-Encoding": "gzip"}
+        api = f"{ours}{PATH}"
         targets = [
-            harness.Target("ours", ours_url, ours_headers, check_sessions),
-            harness.Target("baseline", f"{baseline_server.base_url}{PATH}", {}, check_sessions),
-            # Evo Voice clients send Basic on every request: the server checks the password
-            # once, then reuses the check (its first request is in the warm-up).
-            harness.Target("ours-basic", ours_url, basic, check_sessions),
+            harness.Target("basic", api, basic, check_sessions),
+            harness.Target("cookie", api, cookie, check_sessions),
+            harness.Target("pre-encoded", f"{bare}/pre-encoded{PATH}", plain, check_sessions),
+            harness.Target("rows-baseline", f"{bare}{PATH}", plain, check_sessions),
+            harness.Target("xml", api, {**cookie, "Accept": "application/xml"}, check_xml),
+            harness.Target("csv", api, {**cookie, "Accept": "text/csv"}, check_csv),
+            harness.Target("page", f"{ours}/", portal, check_page),
+            harness.Target("gzip", api, gzipped, check_gzipped, request=raw_get(api)),
         ]
-        ours_payload, baseline_payload, _ = (
-            orjson.loads(target.warm_up(args.warmup).content) for target in targets
-        )
+        ours_payload = targets[0].warm_up(args.warmup).content
+        fill_pre_encoded(url, ours_payload)
+        with harness.http_client(gzipped) as client:
+            if raw_get(api)(client, 0).headers["x-bench-encoding"] != "gzip":
+                targets.pop()  # a server that does not compress (before issue 8, item 6)
+        if args.only:
+            wanted = set(args.only.split(","))
+            targets = [target for target in targets if target.name in wanted]
+        payloads = {target.name: target.warm_up(args.warmup).content for target in targets}
         measured = harness.measure_in_rounds(
             targets,
             rounds=args.rounds,
@@ -303,15 +444,21 @@ def main() -> int:
         )
 
     print(
-        f"\nGET {PATH}: {SESSIONS} sessions, database {database}, {args.concurrency} client "
-        f"threads, up to {args.requests} requests or {args.seconds:g}s per server in "
-        f"{args.rounds} alternating turns after {args.warmup} warm-up requests; one server "
-        f"worker, so latency includes queueing behind the other threads' requests.\n"
+        f"\nGET {PATH} and the portal page: {SESSIONS} sessions, database {database}, "
+        f"{args.concurrency} client threads, up to {args.requests} requests or {args.seconds:g}s "
+        f"per target in {args.rounds} alternating turns after {args.warmup} warm-up requests; "
+        f"one server worker, so latency includes queueing behind the other threads' requests.\n"
         f"{harness.machine(load_before)}. {harness.NOISE}\n"
     )
-    harness.print_figures(measured, [("ours", "baseline"), ("ours-basic", "ours")])
-    difference = first_difference(ours_payload, baseline_payload)
-    print(f"payloads: {'identical' if difference is None else f'DIFFER at {difference}'}")
+    print_report(measured)
+    differences = {
+        name: first_difference(orjson.loads(ours_payload), orjson.loads(payloads[name]))
+        for name in ("cookie", "pre-encoded", "rows-baseline")
+        if name in payloads
+    }
+    for name, difference in differences.items():
+        same = "identical" if difference is None else f"DIFFER at {difference}"
+        print(f"payload of {name}: {same} to basic's")
     harness.write_results(
         "active_sessions",
         {
@@ -319,7 +466,12 @@ def main() -> int:
             "concurrency": args.concurrency,
             "rounds": args.rounds,
             **{name: m.summary() for name, m in measured.items()},
-            "payloads_identical": difference is None,
+            "ratios_p50": {
+                f"{a}/{b}": round(measured[a].latency_ms(50) / measured[b].latency_ms(50), 2)
+                for a, b, _ in RATIOS
+                if a in measured and b in measured
+            },
+            "payloads_identical": all(d is None for d in differences.values()),
         },
     )
     return 0

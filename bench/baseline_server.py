@@ -1,12 +1,20 @@
-"""The baseline of `active_sessions.py`: its payload with as little machinery as possible.
+"""The baselines of `active_sessions.py`: its payload with as little machinery as possible.
 
-A bare ASGI app answering `GET /portal/active-sessions` with the active sessions of one account
-(BASELINE_ACCOUNT_ID) from the same rows our API reads, in four plain SQL queries on one
-persistent psycopg connection, encoded with orjson in the same camelCase shape (nulls omitted,
-dates as `...T..:..:..mmmZ`). It leaves out what our server pays for on top: authentication,
-scoping, Django's request cycle, DRF, ORM instances and the contract-driven renderer. Log
-messages come from the app's own `eventlog.render_message` (payload, not machinery: Django is set
-up for that import alone). Run by active_sessions.py as `uvicorn baseline_server:app`.
+A bare ASGI app on one persistent psycopg connection, with two routes:
+
+`GET /portal/active-sessions` builds the active sessions of one account (BASELINE_ACCOUNT_ID)
+from the same rows our API reads, in four plain SQL queries, encoded with orjson in the same
+camelCase shape (nulls omitted, dates as `...T..:..:..mmmZ`). It leaves out what our server pays
+for on top: authentication, scoping, Django's request cycle, DRF, ORM instances and the
+contract-driven renderer. Log messages come from the app's own `eventlog.render_message`
+(payload, not machinery: Django is set up for that import alone).
+
+`GET /pre-encoded/portal/active-sessions` serves the same sessions already encoded: one text
+document per session in a table of its own (PRE_ENCODED_TABLE, filled by active_sessions.py
+from our API's answer), read in one query and joined with orjson. The least a server can do to
+answer the list from PostgreSQL: issue 8's "bare app serving pre-encoded documents".
+
+Run by active_sessions.py as `uvicorn baseline_server:app`.
 """
 
 import os
@@ -15,6 +23,7 @@ from collections import defaultdict
 import django
 import orjson
 import psycopg
+from harness import PRE_ENCODED_TABLE
 from psycopg.types.json import set_json_loads
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -81,6 +90,10 @@ ORDER BY session_id, seq
 
 CUSTOMER_NAMES_SQL = "SELECT id, name FROM sessions_app_customer WHERE id = ANY(%s)"
 
+PRE_ENCODED_SQL = f"""
+SELECT document FROM {PRE_ENCODED_TABLE} WHERE account_id = %s ORDER BY position
+"""
+
 
 def _dicts(cursor: psycopg.Cursor) -> list[dict]:
     """Rows as {json name: value}, nulls omitted (as ServiceStack writes them)."""
@@ -118,8 +131,21 @@ def active_sessions(conn: psycopg.Connection, account_id: str) -> bytes:
     return orjson.dumps({"sessions": sessions})
 
 
+def pre_encoded_sessions(conn: psycopg.Connection, account_id: str) -> bytes:
+    """The response body from the stored documents: one query, no decoding, one orjson call."""
+    with conn.cursor() as cursor:
+        documents = [row[0] for row in cursor.execute(PRE_ENCODED_SQL, [account_id])]
+    return orjson.dumps({"sessions": [orjson.Fragment(document) for document in documents]})
+
+
+ROUTES = {
+    "/portal/active-sessions": active_sessions,
+    "/pre-encoded/portal/active-sessions": pre_encoded_sessions,
+}
+
+
 class App:
-    """The ASGI app: one route, one persistent connection opened on the first request (and
+    """The ASGI app: two routes, one persistent connection opened on the first request (and
     closed with the process). Lifespan events are not answered, which uvicorn accepts."""
 
     def __init__(self, database_url: str, account_id: str):
@@ -133,8 +159,9 @@ class App:
         if self.conn is None:
             self.conn = psycopg.connect(self.database_url, autocommit=True)
             set_json_loads(orjson.loads, self.conn)
-        if scope["method"] == "GET" and scope["path"] == "/portal/active-sessions":
-            status, body = 200, active_sessions(self.conn, self.account_id)
+        route = ROUTES.get(scope["path"]) if scope["method"] == "GET" else None
+        if route is not None:
+            status, body = 200, route(self.conn, self.account_id)
         else:
             status, body = 404, b'{"responseStatus":{"errorCode":"NotFound"}}'
         headers = [(b"content-type", b"application/json; charset=utf-8")]

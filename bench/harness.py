@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import pstats
+import re
 import signal
 import socket
 import statistics
@@ -46,6 +47,8 @@ SERVER_START_TIMEOUT = 30.0  # seconds for a server to answer its first request
 SERVER_STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 GRACEFUL_SHUTDOWN = 3  # seconds uvicorn waits for open requests (event streams) on SIGTERM
 REQUEST_TIMEOUT = 30.0  # seconds for any one request
+# baseline_server.py's pre-encoded session documents: (account_id, position, document).
+PRE_ENCODED_TABLE = "bench_pre_encoded_session"
 NOISE = (
     "Client, servers and PostgreSQL share this machine with other work: absolute figures are "
     "noisy, compare the ratios."
@@ -80,6 +83,12 @@ def ensure_database(url: str) -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             print(f"created database {name}")
+
+
+def vacuum_analyze(url: str) -> None:
+    """VACUUM ANALYZE the database in `url` (outside any transaction)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
 
 
 def django_env(url: str) -> dict[str, str]:
@@ -205,6 +214,32 @@ def sign_in(base_url: str, username: str, password: str) -> dict[str, str]:
     if response.status_code != 200 or not token:
         raise RuntimeError(f"sign-in failed: {response.status_code} {response.text[:300]}")
     return {"Accept": "application/json", "Cookie": f"ss-id={token}"}
+
+
+def portal_sign_in(base_url: str, username: str, password: str) -> dict[str, str]:
+    """Sign in through the portal's login form; return the headers carrying the session cookie
+    and the CSRF token (as base.html makes htmx send it). The cookies are Secure (DEBUG is off),
+    so, as in `sign_in`, they go as a header."""
+    with http_client() as client:
+        form = client.get(f"{base_url}/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        csrf = form.cookies.get("csrftoken")
+        if not token or not csrf:
+            raise RuntimeError(f"login form: {form.status_code}: {form.text[:300]}")
+        response = client.post(
+            f"{base_url}/accounts/login/",
+            data={
+                "csrfmiddlewaretoken": token[1],
+                "next": "/",
+                "username": username,
+                "password": password,
+            },
+            headers={"Cookie": f"csrftoken={csrf}"},
+        )
+    session, csrf = response.cookies.get("sessionid"), response.cookies.get("csrftoken") or csrf
+    if response.status_code != 302 or not session:
+        raise RuntimeError(f"portal sign-in failed: {response.status_code} {response.text[:300]}")
+    return {"Cookie": f"sessionid={session}; csrftoken={csrf}", "X-CSRFToken": csrf}
 
 
 # A check returns None if the response is right, else a short description of what is wrong.

@@ -20,7 +20,6 @@ tests/browser/test_live_updates.py prove; here an event missing for EVENT_WAIT f
 
 import os
 import queue
-import re
 import socket
 import threading
 import time
@@ -38,25 +37,8 @@ STREAM_OPEN_TIMEOUT = 15.0  # seconds for a stream to say `: connected`
 
 
 def portal_sign_in(base_url: str) -> dict[str, str]:
-    """Sign in through the login form; return the headers carrying the session cookie and the
-    CSRF token (as base.html makes htmx send it). The cookies are Secure (DEBUG is off), so,
-    as in harness.sign_in, they go as a header."""
-    with harness.http_client() as client:
-        form = client.get(f"{base_url}/accounts/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-        csrf = form.cookies.get("csrftoken")
-        if not token or not csrf:
-            raise RuntimeError(f"login form: {form.status_code}: {form.text[:300]}")
-        credentials = {"username": active_sessions.USERNAME, "password": active_sessions.PASSWORD}
-        response = client.post(
-            f"{base_url}/accounts/login/",
-            data={"csrfmiddlewaretoken": token[1], "next": "/", **credentials},
-            headers={"Cookie": f"csrftoken={csrf}"},
-        )
-    session, csrf = response.cookies.get("sessionid"), response.cookies.get("csrftoken") or csrf
-    if response.status_code != 302 or not session:
-        raise RuntimeError(f"portal sign-in failed: {response.status_code} {response.text[:300]}")
-    return {"Cookie": f"sessionid={session}; csrftoken={csrf}", "X-CSRFToken": csrf}
+    """The portal's login of the bench user (`harness.portal_sign_in`)."""
+    return harness.portal_sign_in(base_url, active_sessions.USERNAME, active_sessions.PASSWORD)
 
 
 def check_rows(response: httpx.Response) -> str | None:

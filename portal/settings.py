@@ -120,7 +120,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "portal.middleware.ContentSecurityPolicyMiddleware",
+    "portal.middleware.CompressionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -128,6 +128,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, and synchronous only: Django then runs the whole chain in one thread hop
+    # per request under ASGI (see portal/middleware.py).
+    "portal.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -360,6 +363,11 @@ PROVIDER_INBOX_RETRY_SECONDS = env.float("PROVIDER_INBOX_RETRY_SECONDS", default
 # for at most this many credentials: see `api.authentication.VerifiedCredentials`.
 BASIC_AUTH_CACHE_SECONDS = env.float("BASIC_AUTH_CACHE_SECONDS", default=300.0)
 BASIC_AUTH_CACHE_SIZE = env.int("BASIC_AUTH_CACHE_SIZE", default=10000)
+# Per process, how much of the sessions' rendered text is kept in memory (megabytes of
+# characters; 0: none): their SessionInfo documents (`sessions_app.documents`) and the portal's
+# table rows (`sessions_app.rows`). Kept by the revision of what they show, never stale.
+DOCUMENT_CACHE_MB = env.float("DOCUMENT_CACHE_MB", default=32.0)
+ROW_CACHE_MB = env.float("ROW_CACHE_MB", default=32.0)
 # How long an `Idempotency-Key` is remembered: a retry within this time answers what the first
 # request answered; after it, the key is forgotten and may be used again.
 IDEMPOTENCY_KEY_TTL_HOURS = env.float("IDEMPOTENCY_KEY_TTL_HOURS", default=24.0)

@@ -17,6 +17,7 @@ from .models import (
     EventSubscription,
     IdempotencyKey,
     ProviderInboxEntry,
+    SessionDocument,
     SessionEvent,
     SessionMember,
     User,
@@ -128,6 +129,24 @@ class SessionEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SessionDocument)
+class SessionDocumentAdmin(admin.ModelAdmin):
+    """Each session's stored SessionInfo, readable: the database's triggers give it a new
+    revision on every change and readers store it again, so nobody edits it here."""
+
+    list_display = ("session", "revision", "rendered_revision")
+    readonly_fields = ("session", "revision", "rendered_revision", "json", "etag")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -1,10 +1,11 @@
 """The portal's session filters: read from the URL (so a filtered view is a shareable link),
 validated, and applied on top of the user-scoped selector."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -94,16 +95,36 @@ class Counters:
     longest_wait: timedelta | None
 
 
-def session_counters(queryset: QuerySet[CallSession]) -> Counters:
-    """The counters strip in one aggregate query. Waiting means ringing or queued."""
-    waiting = Q(call_state=CallState.RINGING) | Q(queue_state=QueueState.QUEUED)
-    row = queryset.order_by().aggregate(
-        active=Count("pk"),
-        ringing=Count("pk", filter=Q(call_state=CallState.RINGING)),
-        connected=Count("pk", filter=Q(call_state=CallState.CONNECTED)),
-        on_hold=Count("pk", filter=Q(call_state=CallState.HOLD)),
-        queued=Count("pk", filter=Q(queue_state=QueueState.QUEUED)),
-        oldest_waiting=Min("date_created", filter=waiting),
+# Waiting means ringing or queued.
+WAITING = Q(call_state=CallState.RINGING) | Q(queue_state=QueueState.QUEUED)
+# What the counters read of each session: its states and, if it waits, since when (only those
+# dates: reading one is dearer than counting in Python).
+COUNTED = ("call_state", "queue_state", Case(When(WAITING, then="date_created")))
+
+
+def counters_of(sessions: Iterable[tuple[str, str, datetime | None]]) -> Counters:
+    """The counters strip of sessions read as COUNTED: (call state, queue state, creation date
+    if waiting)."""
+    active = ringing = connected = on_hold = queued = 0
+    oldest_waiting = None
+    for call_state, queue_state, waiting_since in sessions:
+        active += 1
+        ringing += call_state == CallState.RINGING
+        connected += call_state == CallState.CONNECTED
+        on_hold += call_state == CallState.HOLD
+        queued += queue_state == QueueState.QUEUED
+        if waiting_since is not None and (oldest_waiting is None or waiting_since < oldest_waiting):
+            oldest_waiting = waiting_since
+    return Counters(
+        active=active,
+        ringing=ringing,
+        connected=connected,
+        on_hold=on_hold,
+        queued=queued,
+        longest_wait=timezone.now() - oldest_waiting if oldest_waiting else None,
     )
-    oldest = row.pop("oldest_waiting")
-    return Counters(**row, longest_wait=timezone.now() - oldest if oldest else None)
+
+
+def session_counters(queryset: QuerySet[CallSession]) -> Counters:
+    """The counters strip of the sessions of `queryset`, in one query."""
+    return counters_of(queryset.order_by().values_list(*COUNTED))

@@ -405,6 +405,36 @@ class CallSession(models.Model):
         return self.to_address if self.is_incoming else self.from_address
 
 
+class SessionDocument(models.Model):
+    """A session's `SessionInfo`, encoded in JSON once and stored beside it, so that a list of
+    sessions is read without being rebuilt from 13 rows per session every time
+    (`sessions_app.documents`).
+
+    `revision` names the state of everything the document shows. PostgreSQL triggers (migration
+    0010) give it a new value, from one sequence (so a value is never reused, by any session),
+    in the same transaction as any change, whoever makes it (the action unit, the admin, a bulk
+    insert, raw SQL): to the session's row, to any of its members or events, or to the name of
+    its account, endpoint or any customer of its breadcrumb (a rename or a move of the customer
+    tree). A row is made for every new session by the same triggers. `json` and `etag` are the
+    document as rendered at `rendered_revision`; they count only while that equals `revision`,
+    which readers check in the very query that reads them.
+    Not the session's `version` (its number of events): a rename or an admin edit changes the
+    document without being an event.
+    """
+
+    session = models.OneToOneField(
+        CallSession, on_delete=models.CASCADE, primary_key=True, related_name="document"
+    )
+    revision = models.PositiveBigIntegerField(default=0)
+    rendered_revision = models.PositiveBigIntegerField(null=True, blank=True)
+    json = models.TextField(null=True, blank=True)  # the SessionInfo, as render_json wrote it
+    etag = models.CharField(max_length=64, null=True, blank=True)  # selectors.session_etag
+
+    def __str__(self) -> str:
+        fresh = "fresh" if self.rendered_revision == self.revision else "stale"
+        return f"document of {self.session_id} at revision {self.revision} ({fresh})"
+
+
 class SessionMember(models.Model):
     """A party on a session's call or conference: `SessionMemberInfo`."""
 

@@ -26,7 +26,9 @@ def account_ids_visible_to(user) -> QuerySet | list | None:
         return []
     if user.sees_all_accounts:
         return None
-    return user.accounts.values_list("id", flat=True)
+    # From the link table alone: no join to the accounts (a foreign key says they exist).
+    memberships = User.accounts.through.objects.filter(user_id=user.pk)
+    return memberships.values_list("account_id", flat=True)
 
 
 def account_scope(user: User, field: str = "account_id") -> Q:

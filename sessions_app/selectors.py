@@ -140,6 +140,9 @@ _SESSION_COLUMNS = (
     "customer__name",
     "customer__path",
     "endpoint__name",
+    # Read with the session's row, so a document rendered from this record is stored only if
+    # nothing changed since (`documents`).
+    "document__revision",
 )
 _MEMBER_COLUMNS = (
     "session_id",
@@ -163,7 +166,8 @@ NEWEST_FIRST = ("-date_created", "-id")
 
 def session_records(queryset: QuerySet[CallSession]) -> list[dict]:
     """`queryset` as dicts, newest first: the session's columns (model attribute names) plus
-    `account__name`, `customer__name`, `endpoint__name`, `members` and `log` (lists of dicts in
+    `account__name`, `customer__name`, `endpoint__name`, `document__revision` (the revision
+    of its `SessionDocument` as this record was read), `members` and `log` (lists of dicts in
     their order: `log` has each event's `date` and rendered `message`) and `breadcrumb` (dicts
     of `id` and `name` from the top customer down). Four queries, whatever the number of
     sessions."""
@@ -437,10 +441,16 @@ def session_get_for(*, user: User, session_id: str) -> CallSession:
     return attach_breadcrumbs(sessions)[0]
 
 
+def usernames(user_ids: set[str]) -> dict[str, str]:
+    """{user id: username} of these users: one query, none for no ids."""
+    if not user_ids:
+        return {}
+    return dict(User.objects.filter(pk__in=user_ids).values_list("id", "username"))
+
+
 def attach_holder_names(sessions: list[CallSession]) -> list[CallSession]:
     """Set `session.held_by_name` for held sessions: one query, only if any is held."""
-    ids = {s.held_by_user_id for s in sessions if s.held_by_user_id}
-    names = dict(User.objects.filter(pk__in=ids).values_list("id", "username")) if ids else {}
+    names = usernames({s.held_by_user_id for s in sessions if s.held_by_user_id})
     for session in sessions:
         session.held_by_name = names.get(session.held_by_user_id)
     return sessions

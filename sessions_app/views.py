@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from . import events, selectors, services
+from . import events, rows, selectors, services
 from .api.openapi import build_openapi
 from .errors import (
     DomainError,
@@ -67,27 +67,17 @@ def friendly(error: DomainError) -> str:
     return error.message.replace("Cannot", "Can't").rstrip(".") + "."
 
 
-def _page_context(request: HttpRequest, filters: SessionFilters) -> dict:
-    queryset = filters.apply(request.user)
-    sessions = selectors.sessions_for_table(queryset)
+def _page_context(request: HttpRequest, filters: SessionFilters, accounts=None) -> dict:
+    """The sessions region's context; `accounts`: those the user may see, if read already."""
+    show_account = None if accounts is None else rows.shows_account(request.user, accounts)
+    session_rows = rows.session_rows(request, filters.apply(request.user), filters, show_account)
     return {
         "filters": filters,
-        "sessions": sessions,
-        "counters": session_counters(queryset),
-        **_row_settings(request),
-    }
-
-
-def _row_settings(request: HttpRequest) -> dict:
-    """What every session row needs besides the session itself."""
-    user = request.user
-    return {
+        "rows": session_rows,
+        "counters": session_rows.counters,
         "hold_warn": settings.HOLD_WARN_SECONDS,
         "hold_alert": settings.HOLD_ALERT_SECONDS,
-        "hold_reasons": [
-            (reason, "No reason" if reason == HoldReason.NONE else reason) for reason in HoldReason
-        ],
-        "show_account": user.sees_all_accounts or user.accounts.count() > 1,
+        "show_account": session_rows.show_account,
     }
 
 
@@ -97,13 +87,15 @@ def active_sessions(request: HttpRequest) -> HttpResponse:
     """The home page: counters, filters and the live table. htmx gets the region only."""
     _require_role(request)
     filters, problems = SessionFilters.from_query(request.GET)
-    context = _page_context(request, filters)
     if request.htmx and request.htmx.target == "sessions-region":
-        return render(request, "portal/_sessions_region.html", context)
+        context = _page_context(request, filters)
+        return context["rows"].splice(render(request, "portal/_sessions_region.html", context))
     for problem in problems:
         messages.warning(request, problem)
+    accounts = list(selectors.accounts_visible_to(request.user))
+    context = _page_context(request, filters, accounts)
     context.update(
-        accounts=list(selectors.accounts_visible_to(request.user)),
+        accounts=accounts,
         customers=list(
             selectors.customers_visible_to(request.user).order_by("account__name", "path")
         ),
@@ -111,7 +103,7 @@ def active_sessions(request: HttpRequest) -> HttpResponse:
         channels=Channel.values(),
         directions=Direction.values(),
     )
-    return render(request, "portal/active_sessions.html", context)
+    return context["rows"].splice(render(request, "portal/active_sessions.html", context))
 
 
 @login_required
@@ -124,22 +116,17 @@ def counters(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/_counters.html", context)
 
 
-def _session_context(request: HttpRequest, session_id: str, *, detail: bool) -> dict | None:
-    """One session of the user's with what its detail view (members and log included, ended
-    or not) or its table row (active only) needs; None if there is nothing to show."""
-    if detail:
-        try:
-            session = selectors.session_get_for(user=request.user, session_id=session_id)
-        except SessionNotFound:
-            return None
-        selectors.attach_holder_names([session])
-    else:
-        active = selectors.sessions_visible_to(request.user).filter(pk=session_id, ended=False)
-        found = selectors.sessions_for_table(active)
-        if not found:
-            return None
-        session = found[0]
-    return {"s": session, **_row_settings(request)}
+def _detail_context(request: HttpRequest, session_id: str) -> dict | None:
+    """One session of the user's, ended or not, with its members and log, for its detail
+    view; None if it is not theirs."""
+    try:
+        session = selectors.session_get_for(user=request.user, session_id=session_id)
+    except SessionNotFound:
+        return None
+    selectors.attach_holder_names([session])
+    # Managers supervise: the monitoring controls (Listen, Coach, Barge) are theirs.
+    supervisor = has_role(request.user, Role.MANAGER)
+    return {"s": session, "hold_reasons": rows.HOLD_REASONS, "supervisor": supervisor}
 
 
 @login_required
@@ -151,10 +138,7 @@ def session_row(request: HttpRequest, session_id: str) -> HttpResponse:
     filters, _ = SessionFilters.from_query(request.GET)
     if filters.active and not filters.apply(request.user).filter(pk=session_id).exists():
         return HttpResponse("")
-    context = _session_context(request, session_id, detail=False)
-    if context is None:
-        return HttpResponse("")
-    return render(request, "portal/_session_row.html", {**context, "filters": filters})
+    return HttpResponse(rows.session_row(request, session_id, filters) or "")
 
 
 @login_required
@@ -163,10 +147,9 @@ def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
     """One session's page: every field, its members and its log. htmx gets the detail
     fragment only."""
     _require_role(request)
-    context = _session_context(request, session_id, detail=True)
+    context = _detail_context(request, session_id)
     if context is None:
         raise Http404("No such call")
-    context["supervisor"] = has_role(request.user, Role.MANAGER)
     if request.htmx and request.htmx.target == "session-detail":
         return render(request, "portal/_session_detail.html", context)
     return render(request, "portal/session_detail.html", context)
@@ -190,16 +173,16 @@ def _act(request: HttpRequest, session_id: str, action, done: str) -> HttpRespon
     if not request.htmx:
         (messages.error if error else messages.success)(request, error or done)
         return redirect(_back(request))
-    detail = request.htmx.target == "session-detail"
-    context = _session_context(request, session_id, detail=detail)
-    template = "portal/_session_detail.html" if detail else "portal/_session_row.html"
-    if context is not None and detail:
-        context["supervisor"] = has_role(request.user, Role.MANAGER)
-    if context is not None:
+    if request.htmx.target == "session-detail":
+        context = _detail_context(request, session_id)
+        response = render(request, "portal/_session_detail.html", context) if context else None
+    else:
         # The row keeps following the filters of the page it is on (its `next`).
-        context["filters"], _ = SessionFilters.from_query(QueryDict(urlsplit(_back(request)).query))
+        filters, _ = SessionFilters.from_query(QueryDict(urlsplit(_back(request)).query))
+        row = rows.session_row(request, session_id, filters)
+        response = HttpResponse(row) if row is not None else None
     # Ended or gone: an empty answer swaps the row away.
-    response = render(request, template, context) if context else HttpResponse("")
+    response = response or HttpResponse("")
     # The message travels as an event; portal.js shows it in the polite #flash region.
     # After the swap, so that htmx dispatches it on <body> if the form that asked is gone (a
     # table redraw meanwhile). Not `error`: htmx reads a truthy detail.error as a failure.

@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 
 from sessions_app.api.authentication import verified_credentials
 from sessions_app.api.operations import OPERATIONS
+from sessions_app.documents import forget_kept_documents
 from sessions_app.models import (
     AuthFailure,
     CallSession,
@@ -39,6 +40,7 @@ from sessions_app.models import (
     SessionMember,
     Via,
 )
+from sessions_app.rows import forget_kept_rows
 from sessions_app.services import Actor, get_provider
 from sessions_app.telephony import TelephonyError
 from sessions_app.wire.contracts import NS_XSI
@@ -148,8 +150,12 @@ def served(**options) -> Iterator[str]:
 def _test_settings(settings):
     # Hashing every Basic-auth password with PBKDF2 would dominate the suite's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Each test starts with no Basic check remembered (an earlier test's users are gone).
+    # Each test starts with no Basic check remembered (an earlier test's users are gone), and
+    # no session document or portal row kept in memory (query counts then do not depend on
+    # the order the tests run in).
     verified_credentials.clear()
+    forget_kept_documents()
+    forget_kept_rows()
     # Invited parties never answer on their own; tests make them answer when they want.
     settings.SIMULATED_ANSWER_DELAY = -1
     # WhiteNoise would index every static file (~9k, 30 ms) for each test client's middleware;

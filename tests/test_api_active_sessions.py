@@ -4,9 +4,11 @@ the order, every format, and a query count that does not grow with the number of
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
-from sessions_app.models import CallState, Customer, Role
+from sessions_app.documents import forget_kept_documents
+from sessions_app.models import CallSession, CallState, Customer, Role, SessionDocument
 from tests.conftest import (
     FORMATS,
     MEDIA_TYPES,
@@ -269,14 +271,29 @@ def test_list_changes_nothing(api, session):
 
 # --- query count ------------------------------------------------------------------------------
 
-# GET /portal/active-sessions costs a fixed number of queries, however many sessions it lists:
+# GET /portal/active-sessions costs a fixed number of queries, however many sessions it lists.
+# In every format, from the sessions' stored documents (sessions_app.documents; XML and CSV
+# from the values read back from them):
 #   1. authentication: the user by username (HTTP Basic)
-#   2. the sessions, scoped to the user's accounts by a subquery, joined to account, customer
-#      and endpoint (and the customer-tree filter, when given, is a subquery of the same query)
-#   3. the members of all those sessions (prefetch)
-#   4. the log entries of all those sessions (prefetch)
-#   5. the names of every customer in any session's breadcrumb
-LIST_QUERIES = 5
+#   2. the sessions' document revisions, scoped to the user's accounts by a subquery (and the
+#      customer-tree filter, when given, a subquery of the same query); the documents are in
+#      this process's memory, by revision
+LIST_QUERIES = 2
+# ... when the process has not kept some of them (another process stored them, say):
+#   3. their stored documents, those at their current revision
+LIST_QUERIES_STORED = 3
+# ... and when some are not stored at their current revision (changed since, or new):
+#   4. those sessions, joined to account, customer and endpoint
+#   5. their members
+#   6. their log entries
+#   7. the names of every customer in their breadcrumbs
+#   8. the documents rendered from them stored (one UPDATE)
+LIST_QUERIES_RENDERING = 8
+
+
+def stale_documents() -> int:
+    """How many sessions' stored documents are not at their current revision."""
+    return SessionDocument.objects.exclude(rendered_revision=F("revision")).count()
 
 
 def make_busy_sessions(account, count: int) -> None:
@@ -297,14 +314,45 @@ def test_list_query_count_does_not_grow_with_the_sessions(
 ):
     make_busy_sessions(account, count)
 
+    with django_assert_num_queries(LIST_QUERIES_RENDERING):
+        first = api.get(URL)  # no document stored yet
     with django_assert_num_queries(LIST_QUERIES):
         response = api.get(URL)
+    forget_kept_documents()  # as another process, which has not read them yet
+    with django_assert_num_queries(LIST_QUERIES_STORED):
+        assert api.get(URL).content == response.content
 
     assert response.status_code == 200
+    assert response.content == first.content
     sessions = response.json()["sessions"]
     assert len(sessions) == count
     assert all(len(s["members"]) == 3 and len(s["log"]) == 3 for s in sessions)
     assert all(len(s["customerBreadcrumb"]) == 2 for s in sessions)
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_list_renders_again_only_what_changed_since(api, account, count, django_assert_num_queries):
+    make_busy_sessions(account, count)
+    api.get(URL)
+    sessions = list(CallSession.objects.order_by("date_created"))
+    first, last = sessions[0], sessions[-1]  # one and the same with one session
+    # An API write answers the session's document, and stores it on the way.
+    api.patch(f"/sessions/{first.id}", {"consoleData": "changed"}, format="json")
+    assert stale_documents() == 0
+    # A write that does not answer a document (here, straight into the table) leaves it to
+    # the next reader.
+    SessionEventFactory(session=last, message="written elsewhere")
+    assert stale_documents() == 1
+
+    with django_assert_num_queries(LIST_QUERIES_RENDERING):
+        response = api.get(URL)
+
+    assert stale_documents() == 0
+    sessions = {s["id"]: s for s in response.json()["sessions"]}
+    assert sessions[first.id]["consoleData"] == "changed"
+    assert sessions[last.id]["log"][-1]["message"] == "written elsewhere"
+    with django_assert_num_queries(LIST_QUERIES):
+        assert api.get(URL).content == response.content
 
 
 @pytest.mark.parametrize("count", [1, 50])
@@ -313,11 +361,12 @@ def test_list_query_count_with_filters_does_not_grow(
 ):
     make_busy_sessions(account, count)
     top = Customer.objects.get(parent=None)
+    query = {"accountId": account.id, "customerId": top.id, "startDate": "2000-01-01"}
 
+    with django_assert_num_queries(LIST_QUERIES_RENDERING):
+        api.get(URL, query)
     with django_assert_num_queries(LIST_QUERIES):
-        response = api.get(
-            URL, {"accountId": account.id, "customerId": top.id, "startDate": "2000-01-01"}
-        )
+        response = api.get(URL, query)
 
     assert len(response.json()["sessions"]) == count
 
@@ -326,7 +375,26 @@ def test_list_query_count_with_filters_does_not_grow(
 def test_list_query_count_is_the_same_in_xml_and_csv(api, account, fmt, django_assert_num_queries):
     make_busy_sessions(account, 20)
 
+    with django_assert_num_queries(LIST_QUERIES_RENDERING):
+        api.get(URL, HTTP_ACCEPT=MEDIA_TYPES[fmt])
     with django_assert_num_queries(LIST_QUERIES):
         response = api.get(URL, HTTP_ACCEPT=MEDIA_TYPES[fmt])
 
     assert len(wire_sessions(response)) == 20
+
+
+def test_the_list_query_is_prepared_once_and_still_counted(api, account, django_assert_num_queries):
+    from django.db import connection
+
+    make_busy_sessions(account, 3)
+    api.get(URL)
+
+    with django_assert_num_queries(LIST_QUERIES) as captured:
+        api.get(URL)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    [revisions] = [q["sql"] for q in captured.captured_queries if "document" in q["sql"]]
+    assert any("sessiondocument" in statement for statement in prepared)
+    assert "sessiondocument" in revisions

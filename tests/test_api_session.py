@@ -75,15 +75,36 @@ def test_get_of_an_ended_session_still_answers(api, account):
     assert (response.json()["ended"], response.json()["callState"]) == (True, "Disconnected")
 
 
-def test_get_costs_five_queries(api, complete_session, django_assert_num_queries):
-    # 1. the user (HTTP Basic)  2. the session scoped to the user's accounts, with account,
-    # customer and endpoint joined  3. its members  4. its log  5. its breadcrumb's customers
+def test_get_costs_two_queries_once_its_document_is_stored(
+    api, complete_session, django_assert_num_queries
+):
     SessionMemberFactory.create_batch(3, session=complete_session)
 
-    with django_assert_num_queries(5):
+    # 1. the user (HTTP Basic)  2. the session's stored document, scoped to the user's
+    # accounts: not fresh (never rendered), so  3. the session with account, customer and
+    # endpoint joined  4. its members  5. its log  6. its breadcrumb's customers  7. the
+    # document rendered from them stored
+    with django_assert_num_queries(7):
+        first = api.get(f"/sessions/{complete_session.id}")
+    # 1. the user  2. the stored document, fresh
+    with django_assert_num_queries(2):
         response = api.get(f"/sessions/{complete_session.id}")
 
     assert len(response.json()["members"]) == 4
+    assert (response.content, response["ETag"]) == (first.content, first["ETag"])
+
+
+@pytest.mark.parametrize("fmt", ["xml", "csv"])
+def test_get_in_xml_or_csv_costs_the_same_queries(
+    api, complete_session, fmt, django_assert_num_queries
+):
+    # As in JSON: the XML and CSV are rendered from the values read back from the document.
+    with django_assert_num_queries(7):
+        api.get(f"/sessions/{complete_session.id}.{fmt}")
+    with django_assert_num_queries(2):
+        response = api.get(f"/sessions/{complete_session.id}.{fmt}")
+
+    assert wire_fields(response)["Id"] == complete_session.id
 
 
 def test_get_lists_members_and_log_oldest_first(api, session):

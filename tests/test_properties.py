@@ -44,7 +44,10 @@ After every step, for every session of the example, read fresh from the database
    action claim (`ActionInFlight`) outlives its action;
 7. one inbox entry per provider event id; no report about a call a session has stays pending;
 8. dialing (`dial_state` Active) iff the session is live and an invited member is ringing;
-9. the wire `Log` (the API's session record) is the events' messages, in order.
+9. the wire `Log` (the API's session record) is the events' messages, in order;
+10. every stored `SessionInfo` document that still counts is, byte for byte, the session
+    rendered afresh from its rows, and so is what a reader gets (which stores them all again,
+    so the next step's writes are checked against stored documents).
 
 Settings are derandomized (CI is reproducible) and sized to run well under a minute. The run
 must also reach a few milestones (user and provider holds, ends, invites answered by reports
@@ -58,6 +61,7 @@ from contextlib import contextmanager
 
 import hypothesis
 import pytest
+from django.db.models import F
 from hypothesis import HealthCheck, event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -69,7 +73,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from sessions_app import selectors, services
+from sessions_app import documents, selectors, services
 from sessions_app.errors import DomainError, TelephonyFailed
 from sessions_app.models import (
     ActionInFlight,
@@ -83,6 +87,7 @@ from sessions_app.models import (
     MemberRole,
     ProviderInboxEntry,
     QueueState,
+    SessionDocument,
     SessionEvent,
     SessionMember,
     Via,
@@ -845,6 +850,16 @@ class LiveCallMachine(RuleBasedStateMachine):
                 events = [e for e in state["events"] if e["session_id"] == session_id]
                 assert [line["message"] for line in record["log"]] == list(map(message_of, events))
             self.events_on_the_wire = state["events"]
+        # 10. No stored document that counts is stale, and readers get the fresh rendering.
+        sessions = CallSession.objects.filter(pk__in=self.session_ids)
+        fresh = {r["id"]: documents.render(r) for r in selectors.session_records(sessions)}
+        counting = SessionDocument.objects.filter(
+            pk__in=self.session_ids, rendered_revision=F("revision")
+        )
+        for session_id, json, etag in counting.values_list("pk", "json", "etag"):
+            assert (json, etag) == fresh[session_id], f"stale document of {session_id}"
+        newest_first = sessions.order_by("-date_created", "-id").values_list("pk", flat=True)
+        assert documents.session_documents(sessions) == [fresh[pk][0] for pk in newest_first]
         # 5. Every action let go of its claim.
         assert not ActionInFlight.objects.filter(session_id__in=self.session_ids).exists()
         # 7. Each provider event is stored once, however often it came, and only reports about

@@ -9,12 +9,13 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from sessions_app import selectors, services, signin
+from sessions_app import documents, selectors, services, signin
 from sessions_app.clientaddress import client_address
 from sessions_app.dates import parse_start_date
 from sessions_app.errors import PreconditionFailed, ValidationFailed
 from sessions_app.models import HoldReason, Via
 from sessions_app.wire import contracts, dto
+from sessions_app.wire.jsonfmt import Encoded, parse_json
 
 from .authentication import end_api_session, start_api_session
 from .errors import error_wire_response
@@ -33,13 +34,24 @@ def _session_id(values: dict) -> str:
     return session_id
 
 
-def _session_response(request: Request, session_id: str) -> Response:
-    record = selectors.session_record_for(user=request.user, session_id=session_id)
-    return WireResponse(
-        contracts.SESSION_INFO,
-        dto.session_info(record),
-        headers={"ETag": selectors.session_etag(record)},
+def _answers_json(request: Request) -> bool:
+    """Whether the negotiated format is JSON (or JSONP): answered from stored documents."""
+    return request.accepted_renderer.format in {"json", "jsonp"}
+
+
+def _session_response(request: Request, session_id: str, *, changed: bool = False) -> Response:
+    """The session's `SessionInfo` with its `ETag`, from its stored document; `changed`: the
+    handler has just changed it."""
+    json, etag = documents.session_document_for(
+        user=request.user, session_id=session_id, changed=changed
     )
+    return WireResponse(contracts.SESSION_INFO, _values(request, json), headers={"ETag": etag})
+
+
+def _values(request: Request, json: str | bytes):
+    """A JSON document as the response's values: as it is for JSON, read back into values for
+    the other formats (the same values it was rendered from)."""
+    return Encoded(json) if _answers_json(request) else parse_json(contracts.SESSION_INFO, json)
 
 
 def _if_match(request: Request) -> list[str] | None:
@@ -58,7 +70,7 @@ def hold_session(request: Request, values: dict) -> Response:
         reason=values.get("Reason") or HoldReason.NONE,
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def patch_session(request: Request, values: dict) -> Response:
@@ -73,7 +85,7 @@ def patch_session(request: Request, values: dict) -> Response:
         queue_state=values.get("QueueState"),
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def add_conference_member(request: Request, values: dict) -> Response:
@@ -88,19 +100,22 @@ def add_conference_member(request: Request, values: dict) -> Response:
         call_sid=values.get("CallSid") or None,
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def get_active_sessions(request: Request, values: dict) -> Response:
-    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked."""
-    sessions = selectors.session_records_active_for(
-        user=request.user,
-        account_id=values.get("AccountId") or None,
-        customer_id=values.get("CustomerId") or None,
-        start_date=parse_start_date(values.get("StartDate")),
-    )
+    """`AppGetActiveSessions`: the user's active sessions, narrowed as asked, from their stored
+    documents (in XML and CSV, the values read back from them)."""
+    filters = {
+        "user": request.user,
+        "account_id": values.get("AccountId") or None,
+        "customer_id": values.get("CustomerId") or None,
+        "start_date": parse_start_date(values.get("StartDate")),
+    }
+    found = documents.session_documents_active_for(**filters)
     return WireResponse(
-        contracts.APP_GET_ACTIVE_SESSIONS_RESULT, dto.active_sessions_result(sessions)
+        contracts.APP_GET_ACTIVE_SESSIONS_RESULT,
+        dto.active_sessions_result(_values(request, json) for json in found),
     )
 
 
@@ -144,7 +159,7 @@ def end_session(request: Request, values: dict) -> Response:
         call_sid=values.get("CallSid") or None,
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def update_conference_member(request: Request, values: dict) -> Response:
@@ -159,7 +174,7 @@ def update_conference_member(request: Request, values: dict) -> Response:
         muted=values.get("Muted"),
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def remove_conference_member(request: Request, values: dict) -> Response:
@@ -172,7 +187,7 @@ def remove_conference_member(request: Request, values: dict) -> Response:
         call_sid=values.get("CallSid"),
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def redirect_session(request: Request, values: dict) -> Response:
@@ -186,7 +201,7 @@ def redirect_session(request: Request, values: dict) -> Response:
         caller_id=values.get("CallerId") or None,
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def monitor_session(request: Request, values: dict) -> Response:
@@ -200,7 +215,7 @@ def monitor_session(request: Request, values: dict) -> Response:
         leave=bool(values.get("Leave")),
         if_match=_if_match(request),
     )
-    return _session_response(request, session_id)
+    return _session_response(request, session_id, changed=True)
 
 
 def _auth_response(request: Request, user, session_id: str | None = None) -> Response:
@@ -250,6 +265,8 @@ def authenticate_credentials(request: Request, values: dict) -> Response:
         response, user, remember_me=bool(values.get("RememberMe")), request=request
     )
     response.data.values["SessionId"] = token
+    # A new session token: never cached, never compressed (portal.middleware).
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -25,7 +25,8 @@ from sessions_app.services.idempotency import (
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 # The headers of a stored answer that a replay sends again (the rest are the server's own).
-_REPLAYED_HEADERS = ("Content-Type", "ETag")
+# Cache-Control: an answer that carries a secret says `no-store`, again when replayed.
+_REPLAYED_HEADERS = ("Content-Type", "ETag", "Cache-Control")
 
 
 def request_key(request: Request) -> str | None:

@@ -4,7 +4,9 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
+from sessions_app import rows
 from sessions_app.wire.dto import wire_date
 
 register = template.Library()
@@ -13,12 +15,7 @@ register = template.Library()
 @register.filter
 def clock(value: timedelta | None) -> str:
     """A duration as M:SS or H:MM:SS."""
-    if value is None:
-        return "–"
-    seconds = max(int(value.total_seconds()), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+    return "–" if value is None else rows.clock(value.total_seconds())
 
 
 @register.filter
@@ -33,10 +30,18 @@ def iso(value: datetime | None) -> str:
     return wire_date(value) or ""
 
 
+# In a session row, kept for as long as its session does not change (`rows`): what depends on
+# the time is a hole, filled when the row is sent.
+
+
 @register.simple_tag
-def hold_level(session, warn: int, alert: int) -> str:
-    """'alert' past the second threshold, 'warn' past the first, '' otherwise."""
-    if not session.held_at:
-        return ""
-    held = (timezone.now() - session.held_at).total_seconds()
-    return "alert" if held >= alert else "warn" if held >= warn else ""
+def live_clock(value: datetime | None) -> str:
+    """The time since `value`, as `clock` writes it, as of when the row is sent."""
+    return rows.hole("clock", value.timestamp()) if value else mark_safe("&ndash;")
+
+
+@register.simple_tag
+def live_hold_class(held_at: datetime | None) -> str:
+    """' hold-warn' or ' hold-alert' past the hold thresholds (settings) when the row is
+    sent, else nothing."""
+    return rows.hole("held", held_at.timestamp()) if held_at else ""

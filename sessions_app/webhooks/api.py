@@ -44,7 +44,11 @@ def create_webhook(request: Request, values: dict) -> Response:
         account_id=values.get("AccountId") or None,
         active=True if active is None else active,
     )
-    return WireResponse(contracts.WEBHOOK_INFO, webhook_info(webhook, with_secret=True))
+    response = WireResponse(contracts.WEBHOOK_INFO, webhook_info(webhook, with_secret=True))
+    # The secret must not stay in a cache, nor be compressed along with the request's own
+    # values (portal.middleware.CompressionMiddleware).
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def list_webhooks(request: Request, values: dict) -> Response:

@@ -90,7 +90,9 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
         context = {**_list_context(request, form), "error": _in_words(error)}
         return render(request, "webhooks/list.html", context, status=400)
     response = render(request, "webhooks/created.html", {"webhook": webhook})
-    response["Cache-Control"] = "no-store"  # the secret must not stay in a cache
+    # The secret must not stay in a cache, nor be compressed along with the form's own values
+    # (portal.middleware.CompressionMiddleware).
+    response["Cache-Control"] = "no-store"
     return response
 
 

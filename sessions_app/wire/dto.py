@@ -42,9 +42,10 @@ def session_info(record: dict) -> dict:
     return to_wire(SESSION_INFO, record)
 
 
-def active_sessions_result(sessions) -> dict:
-    """`AppGetActiveSessionsResult` values of session records."""
-    return {"Sessions": [session_info(s) for s in sessions]}
+def active_sessions_result(session_infos) -> dict:
+    """`AppGetActiveSessionsResult` values of sessions' `SessionInfo` values (each a dict keyed
+    by DataMember name, or already encoded in JSON: `jsonfmt.Encoded`)."""
+    return {"Sessions": list(session_infos)}
 
 
 def list_response(

@@ -16,9 +16,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _CALLBACK = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 
+# A contract's values already rendered by `render_json` (bytes or str), written as they are: a
+# stored SessionInfo document (`sessions_app.documents`) in a list, or as a whole answer.
+Encoded = orjson.Fragment
+
 
 def to_json_value(contract: Contract, values: dict) -> dict:
-    """A contract's values as a JSON-ready dict: camelCase keys, nulls left out."""
+    """A contract's values as a JSON-ready dict: camelCase keys, nulls left out; elements of a
+    list already `Encoded` stay as they are."""
     out = {}
     for name, json_name, kind, item in contract.json_plan:
         value = values.get(name)
@@ -26,16 +31,41 @@ def to_json_value(contract: Contract, values: dict) -> dict:
             continue
         if item is not None:
             if kind == LIST:
-                value = [to_json_value(item, element) for element in value]
+                value = [
+                    element if isinstance(element, Encoded) else to_json_value(item, element)
+                    for element in value
+                ]
             elif kind == OBJECT:
                 value = to_json_value(item, value)
         out[json_name] = value
     return out
 
 
-def render_json(contract: Contract, values: dict) -> bytes:
-    """A contract's values as ServiceStack JSON."""
+def render_json(contract: Contract, values: dict | Encoded) -> bytes:
+    """A contract's values as ServiceStack JSON; values already `Encoded` as they are."""
+    if isinstance(values, Encoded):
+        return orjson.dumps(values)
     return orjson.dumps(to_json_value(contract, values))
+
+
+def from_json_value(contract: Contract, value: dict) -> dict:
+    """The values of `contract` that `to_json_value` wrote as `value` (nulls it left out are
+    None again), keyed by DataMember name: what the XML and CSV renderers take."""
+    values = {}
+    for name, json_name, kind, item in contract.json_plan:
+        member = value.get(json_name)
+        if member is not None and item is not None:
+            if kind == LIST:
+                member = [from_json_value(item, element) for element in member]
+            elif kind == OBJECT:
+                member = from_json_value(item, member)
+        values[name] = member
+    return values
+
+
+def parse_json(contract: Contract, body: bytes | str) -> dict:
+    """A contract's values from the ServiceStack JSON `render_json` wrote."""
+    return from_json_value(contract, orjson.loads(body))
 
 
 def valid_callback(name: str) -> bool:
