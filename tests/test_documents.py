@@ -163,6 +163,30 @@ WRITES = [
     ),
     ("add a member", None, invited, {"call"}),
     (
+        "mute the caller",
+        None,
+        lambda w: services.conference_member_update(
+            actor=w.actor, session_id=w.call.id, call_sid=w.call.call_sid, muted=True
+        ),
+        {"call"},
+    ),
+    (
+        "remove a member",
+        invited,
+        lambda w: services.conference_member_remove(
+            actor=w.actor, session_id=w.call.id, call_sid=invited_member(w)
+        ),
+        {"call"},
+    ),
+    (
+        "redirect the call",
+        None,
+        lambda w: services.session_redirect(
+            actor=w.actor, session_id=w.call.id, destination="+15557654321"
+        ),
+        {"call"},
+    ),
+    (
         "a member answers (provider report)",
         invited,
         lambda w: provider_reports(invited_member(w), "answered"),
