@@ -35,8 +35,11 @@ def _session_id(values: dict) -> str:
 
 
 def _answers_json(request: Request) -> bool:
-    """Whether the negotiated format is JSON (or JSONP): answered from stored documents."""
-    return request.accepted_renderer.format in {"json", "jsonp"}
+    """Whether the answer is the stored document as it is: JSON (or JSONP) as ServiceStack
+    writes it by default. A `?jsconfig=` answer is written afresh from the document's values."""
+    return request.accepted_renderer.format in {"json", "jsonp"} and not (
+        request.query_params.get("jsconfig")
+    )
 
 
 def _session_response(request: Request, session_id: str, *, changed: bool = False) -> Response:
