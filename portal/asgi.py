@@ -14,11 +14,30 @@ import os
 import signal
 import threading
 
-from django.core.asgi import get_asgi_application
+import django
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-django_application = get_asgi_application()
+
+class SyncChainASGIHandler(ASGIHandler):
+    """Django's ASGI handler, with the middleware chain run synchronously, as under WSGI: a
+    request takes one hop from the event loop to its thread, runs every middleware and its view
+    there, and comes back. Django's own handler runs the chain in async mode, so a sync view
+    (every view here but the event streams) costs hops back and forth between the loop and the
+    thread around it (several milliseconds a request, measured). Async views, the event streams,
+    still run on the event loop (Django calls them through async_to_sync from the chain)."""
+
+    def load_middleware(self, is_async=False):
+        super().load_middleware(is_async=False)
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+
+django.setup(set_prefix=False)
+django_application = SyncChainASGIHandler()
 
 from sessions_app import events  # noqa: E402 - once the apps are loaded
 

@@ -95,11 +95,17 @@ class Counters:
     longest_wait: timedelta | None
 
 
-# Waiting means ringing or queued.
+# Waiting means ringing or queued (as `counted` says it of a loaded session).
 WAITING = Q(call_state=CallState.RINGING) | Q(queue_state=QueueState.QUEUED)
 # What the counters read of each session: its states and, if it waits, since when (only those
 # dates: reading one is dearer than counting in Python).
 COUNTED = ("call_state", "queue_state", Case(When(WAITING, then="date_created")))
+
+
+def counted(session: CallSession) -> tuple[str, str, datetime | None]:
+    """What the counters count of a loaded session, as COUNTED reads it."""
+    waiting = session.call_state == CallState.RINGING or session.queue_state == QueueState.QUEUED
+    return session.call_state, session.queue_state, session.date_created if waiting else None
 
 
 def counters_of(sessions: Iterable[tuple[str, str, datetime | None]]) -> Counters:

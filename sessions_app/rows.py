@@ -28,7 +28,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from . import prepared, selectors
-from .filters import COUNTED, Counters, SessionFilters, counters_of
+from .filters import Counters, SessionFilters, counted, counters_of
 from .lru import TextLRU
 from .models import CallSession, HoldReason, User
 
@@ -92,19 +92,18 @@ def session_rows(
     filters: SessionFilters,
     show_account: bool | None = None,
 ) -> SessionRows:
-    """The rows of the sessions of `queryset`, newest first, and their counters. One query
-    whatever the number of sessions (their revisions, holders' names and what the counters
-    count), and one for the viewer's accounts unless `show_account` is given; for the rows not
-    kept, those of `selectors.sessions_for_table`."""
+    """The rows of the sessions of `queryset`, newest first, and their counters (counted from
+    what each kept row says of its session's states). One query whatever the number of sessions
+    (their revisions and holders' names), and one for the viewer's accounts unless
+    `show_account` is given; for the rows not kept, those of `selectors.sessions_for_table`."""
     if show_account is None:
         show_account = shows_account(request.user)
     holder = User.objects.filter(pk=OuterRef("held_by_user_id")).values("username")[:1]
-    index = prepared.rows(
+    found = prepared.rows(
         queryset.order_by("-date_created", "-id").values_list(
-            "pk", "document__revision", Subquery(holder), *COUNTED
+            "pk", "document__revision", Subquery(holder)
         )
     )
-    found = [row[:3] for row in index]
     keys = {
         pk: (revision, holder_name, show_account)
         for pk, revision, holder_name in found
@@ -119,7 +118,7 @@ def session_rows(
         if row is not None:  # else deleted meanwhile
             table.append(row)
             ids.append(pk)
-    counters = counters_of(row[3:] for row in index)
+    counters = counters_of(counted for _, _, counted in table)
     return SessionRows(fill(request, table, filters), ids, show_account, counters)
 
 
@@ -151,7 +150,11 @@ def _render_sessions(sessions: list[CallSession], show_account: bool) -> dict[st
         "form_fields": hole("form"),
         "row_query": hole("query"),
     }
-    rendered = {s.pk: _kept_form(template.render({**context, "s": s})) for s in sessions}
+    rendered = {
+        # With what the counters count of it, kept with the row for the state it shows.
+        s.pk: (*_kept_form(template.render({**context, "s": s})), counted(s))
+        for s in sessions
+    }
     # Under the revision read with the session's row: if anything changed before the rest
     # (breadcrumb, holder) was read, that revision is already gone and the row never found.
     _kept.set_many(
@@ -192,7 +195,7 @@ def fill(request: HttpRequest, kept: list[tuple], filters: SessionFilters) -> Sa
     warn, alert = settings.HOLD_WARN_SECONDS, settings.HOLD_ALERT_SECONDS
     pieces = []
     append = pieces.append
-    for texts, holes in kept:
+    for texts, holes, _ in kept:
         append(texts[0])
         for (name, moment), text in zip(holes, texts[1:]):  # noqa: B905 - one more text
             value = per_request.get(name)

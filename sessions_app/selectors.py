@@ -47,9 +47,31 @@ def accounts_visible_to(user: User) -> QuerySet[Account]:
     return Account.objects.filter(account_scope(user, "id"))
 
 
-def customers_visible_to(user: User) -> QuerySet[Customer]:
-    """The customers of the accounts `user` may see, with their account."""
-    return Customer.objects.filter(account_scope(user)).select_related("account")
+@dataclass(frozen=True)
+class Choice:
+    """An account or customer offered by a filter: its id and name (a customer: its parent's
+    id and its account too)."""
+
+    id: str
+    name: str
+    parent_id: str | None = None
+    account: "Choice | None" = None
+
+
+def filter_choices_for(user: User) -> tuple[list[Choice], list[Choice]]:
+    """The accounts `user` may see, by name, and their customers, by account name and tree
+    order: what the portal's filters offer, in one query."""
+    rows = (
+        Account.objects.filter(account_scope(user, "id"))
+        .order_by("name", "customers__path")
+        .values_list("id", "name", "customers__id", "customers__name", "customers__parent_id")
+    )
+    accounts, customers = {}, []
+    for account_id, account_name, customer_id, name, parent_id in rows:
+        account = accounts.setdefault(account_id, Choice(account_id, account_name))
+        if customer_id is not None:
+            customers.append(Choice(customer_id, name, parent_id, account))
+    return list(accounts.values()), customers
 
 
 def sessions_visible_to(user: User) -> QuerySet[CallSession]:

@@ -92,13 +92,11 @@ def active_sessions(request: HttpRequest) -> HttpResponse:
         return context["rows"].splice(render(request, "portal/_sessions_region.html", context))
     for problem in problems:
         messages.warning(request, problem)
-    accounts = list(selectors.accounts_visible_to(request.user))
+    accounts, customers = selectors.filter_choices_for(request.user)
     context = _page_context(request, filters, accounts)
     context.update(
         accounts=accounts,
-        customers=list(
-            selectors.customers_visible_to(request.user).order_by("account__name", "path")
-        ),
+        customers=customers,
         states=[state for state in CallState if state != CallState.DISCONNECTED],
         channels=Channel.values(),
         directions=Direction.values(),

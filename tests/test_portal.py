@@ -226,14 +226,14 @@ def _sessions_with_details(account, count):
 @pytest.mark.parametrize("count", [1, 50])
 def test_page_queries_do_not_grow_with_sessions(portal, account, count, django_assert_num_queries):
     _sessions_with_details(account, count)
-    # 1 django session, 2 user, 3 accounts for the filter (and whether rows name them),
-    # 4 the sessions' revisions, holders' names and what the counters count, 5 customers for
-    # the filter. Rows show no members or log; they are kept by revision (sessions_app.rows),
-    # so only the first page renders them: + 6 sessions (+account/customer/endpoint),
-    # 7 breadcrumb customers, 8 holders' names.
-    with django_assert_num_queries(8):
+    # 1 django session, 2 user, 3 accounts and customers for the filters (and whether rows
+    # name the account), 4 the sessions' revisions and holders' names. Rows show no members or
+    # log; they are kept by revision (sessions_app.rows), with what the counters count of
+    # them, so only the first page renders them: + 5 sessions (+account/customer/endpoint),
+    # 6 breadcrumb customers, 7 holders' names.
+    with django_assert_num_queries(7):
         first = portal.get("/")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         response = portal.get("/")
     assert len(first.context["rows"]) == len(response.context["rows"]) == count
 
