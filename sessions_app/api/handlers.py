@@ -57,6 +57,14 @@ def _values(request: Request, json: str | bytes):
     return Encoded(json) if _answers_json(request) else parse_json(contracts.SESSION_INFO, json)
 
 
+def _session_write(request: Request, values: dict, action, **arguments) -> Response:
+    """Run a session's write `action` as the API's user (with the request's `If-Match`), then
+    answer the session's `SessionInfo` as it now stands."""
+    session_id = _session_id(values)
+    action(actor=_actor(request), session_id=session_id, if_match=_if_match(request), **arguments)
+    return _session_response(request, session_id, changed=True)
+
+
 def _if_match(request: Request) -> list[str] | None:
     """The `ETag`s a write's `If-Match` accepts ("*": any), or None without the header."""
     header = request.headers.get("If-Match")
@@ -65,45 +73,39 @@ def _if_match(request: Request) -> list[str] | None:
 
 def hold_session(request: Request, values: dict) -> Response:
     """`HoldSession`: hold the session's call (or a member's), answer its `SessionInfo`."""
-    session_id = _session_id(values)
-    services.session_hold(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.session_hold,
         call_sid=values.get("CallSid") or None,
         reason=values.get("Reason") or HoldReason.NONE,
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def patch_session(request: Request, values: dict) -> Response:
     """`PatchSession`: change what is given, answer the `SessionInfo`."""
-    session_id = _session_id(values)
-    services.session_patch(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.session_patch,
         console_data=values.get("ConsoleData", services.UNSET),
         call_state=values.get("CallState"),
         hold_reason=values.get("HoldReason"),
         queue_state=values.get("QueueState"),
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def add_conference_member(request: Request, values: dict) -> Response:
     """`AddConferenceMember`: dial a destination into the conference, answer the
     `SessionInfo`."""
-    session_id = _session_id(values)
-    services.conference_member_add(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.conference_member_add,
         destination=values.get("Destination"),
         from_number=values.get("FromNumber") or None,
         call_sid=values.get("CallSid") or None,
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def get_active_sessions(request: Request, values: dict) -> Response:
@@ -155,70 +157,60 @@ def get_session(request: Request, values: dict) -> HttpResponseBase:
 
 def end_session(request: Request, values: dict) -> Response:
     """`EndSession`: end the session, or hang up one member with `CallSid`."""
-    session_id = _session_id(values)
-    services.session_end(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.session_end,
         call_sid=values.get("CallSid") or None,
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def update_conference_member(request: Request, values: dict) -> Response:
     """`UpdateConferenceMember`: hold/resume and mute/unmute one member, answer the
     `SessionInfo`."""
-    session_id = _session_id(values)
-    services.conference_member_update(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.conference_member_update,
         call_sid=values.get("CallSid"),
         hold=values.get("Hold"),
         muted=values.get("Muted"),
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def remove_conference_member(request: Request, values: dict) -> Response:
     """`RemoveConferenceMember`: take one member out of the conference, answer the
     `SessionInfo`."""
-    session_id = _session_id(values)
-    services.conference_member_remove(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.conference_member_remove,
         call_sid=values.get("CallSid"),
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def redirect_session(request: Request, values: dict) -> Response:
     """`RedirectSession`: blind-transfer the call (the session ends), answer the
     `SessionInfo`."""
-    session_id = _session_id(values)
-    services.session_redirect(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.session_redirect,
         destination=values.get("Destination"),
         caller_id=values.get("CallerId") or None,
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def monitor_session(request: Request, values: dict) -> Response:
     """`MonitorSession`: start, switch or (Leave) stop monitoring, answer the `SessionInfo`."""
-    session_id = _session_id(values)
-    services.session_monitor(
-        actor=_actor(request),
-        session_id=session_id,
+    return _session_write(
+        request,
+        values,
+        services.session_monitor,
         mode=values.get("Mode") or None,
         destination=values.get("Destination") or None,
         leave=bool(values.get("Leave")),
-        if_match=_if_match(request),
     )
-    return _session_response(request, session_id, changed=True)
 
 
 def _auth_response(request: Request, user, session_id: str | None = None) -> Response:

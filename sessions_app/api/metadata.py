@@ -89,7 +89,7 @@ def operation_metadata(request: HttpRequest, format: str) -> HttpResponse:
     if operation is None:
         raise Http404(f"No operation '{name}'")
     route = operation.routes[0]
-    verb = "POST" if "POST" in route.verbs else route.verbs[0]  # Authenticate: sign in
+    verb = operation.verb
     kinds = referenced_types(operation.request, operation.response)
     sample_request, sample_response = _http_samples(
         format, operation, route, verb, request.get_host()

@@ -168,13 +168,6 @@ def _operation_of(contract: Contract) -> Operation | None:
     return next((op for op in OPERATIONS.values() if op.request is contract), None)
 
 
-def _verb(operation: Operation) -> str:
-    """The verb a typed client sends the operation with (its first route's first verb, POST
-    where a route takes several): ServiceStack's `IGet`/`IPost`/... marker."""
-    verbs = operation.routes[0].verbs
-    return "POST" if "POST" in verbs else verbs[0]
-
-
 # --- TypeScript ---------------------------------------------------------------------------------
 
 
@@ -214,7 +207,7 @@ def _typescript(options: Options, declarations: bool = False) -> str:
             "export interface IReturn<T>\n{\n    createResponse(): T;\n}\n",
             "export interface IReturnVoid\n{\n    createResponse(): void;\n}\n",
         ]
-        for verb in sorted({_verb(op) for op in operations}):
+        for verb in sorted({op.verb for op in operations}):
             body.append(f"export interface I{verb.title()}\n{{\n}}\n")
     for kind in kinds:
         if not isinstance(kind, Contract):
@@ -245,7 +238,7 @@ def _ts_class(contract: Contract, options: Options, optional: str, declarations:
     markers = []
     if operation is not None:
         response = class_name(operation.response)
-        markers = [f"IReturn<{response}>", f"I{_verb(operation).title()}"]
+        markers = [f"IReturn<{response}>", f"I{operation.verb.title()}"]
     if declarations:  # an interface extends them all
         parents, markers = parents + markers, []
     heading = f"export {'interface' if declarations else 'class'} {_declared(contract)}"
@@ -269,7 +262,7 @@ def _ts_class(contract: Contract, options: Options, optional: str, declarations:
         if operation is not None:
             lines += [
                 f"    public getTypeName() {{ return '{contract.name}'; }}",
-                f"    public getMethod() {{ return '{_verb(operation)}'; }}",
+                f"    public getMethod() {{ return '{operation.verb}'; }}",
                 f"    public createResponse() {{ return new {class_name(operation.response)}(); }}",
             ]
     return "\n".join(lines + ["}", ""])
@@ -335,7 +328,7 @@ def _python(options: Options) -> str:
         bases = [kind.base.name] if kind.base is not None else []
         if operation is not None:
             response = _python_reference(operation.response)
-            bases += [f"IReturn[{response}]", f"I{_verb(operation).title()}"]
+            bases += [f"IReturn[{response}]", f"I{operation.verb.title()}"]
         if kind.generic is not None:
             bases.append(_declared(kind, "Generic[{}]").removeprefix(kind.generic[0]))
         out.append(f"class {_kind_name(kind)}" + (f"({', '.join(bases)})" if bases else "") + ":")
@@ -398,7 +391,7 @@ def _csharp(options: Options) -> str:
         parents = [kind.base.name] if kind.base is not None else []
         if operation is not None:
             response = class_name(operation.response)
-            parents += [f"IReturn<{response}>", f"I{_verb(operation).title()}"]
+            parents += [f"IReturn<{response}>", f"I{operation.verb.title()}"]
         out.append(heading + (" : " + ", ".join(parents) if parents else ""))
         out.append("    {")
         for field in kind.fields:
@@ -450,7 +443,7 @@ def _metadata_type(kind: Kind) -> dict:
     if operation is not None:
         described["implements"] = [
             {"name": "IReturn`1", "genericArgs": [class_name(operation.response)]},
-            {"name": f"I{_verb(operation).title()}"},
+            {"name": f"I{operation.verb.title()}"},
         ]
         described["description"] = operation.summary
     return described
@@ -493,7 +486,7 @@ def metadata_types(options: Options) -> dict:
                     "request": _metadata_type(op.request),
                     "response": _metadata_type(op.response),
                     "actions": sorted({verb for route in op.routes for verb in route.verbs}),
-                    "method": _verb(op),
+                    "method": op.verb,
                     "returnType": {
                         "name": _metadata_name(op.response),
                         "genericArgs": [a.name for a in op.response.generic[1]]

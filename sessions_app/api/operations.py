@@ -75,6 +75,13 @@ class Operation:
     def public(self) -> bool:
         return self.role is None
 
+    @property
+    def verb(self) -> str:
+        """The verb a typed client sends it with, and its sample request shows: its first
+        route's, POST where that route takes several (Authenticate: sign in)."""
+        verbs = self.routes[0].verbs
+        return "POST" if "POST" in verbs else verbs[0]
+
     def location(self, field: Field, route: Route, verb: str) -> str:
         """Where `field` travels on `route` by `verb`, as ServiceStack's metadata names it:
         `path`, `body` (a verb with a body) or `query`."""
